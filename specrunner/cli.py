@@ -1,0 +1,118 @@
+"""Click wiring only: parse options, call a command function, map errors to exit codes.
+
+Commands are imported lazily inside each callback so `specrunner --help` and
+`specrunner validate` start fast.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+
+import click
+
+from specrunner import __version__
+from specrunner.errors import SpecRunnerError
+
+OUTPUT_CHOICE = click.Choice(["text", "json"])
+
+
+def _run(ctx: click.Context, command: Callable[[], int]) -> None:
+    """Run a command function; a SpecRunnerError becomes one line and exit 1."""
+    debug = bool(ctx.find_root().params.get("debug"))
+    try:
+        code = command()
+    except SpecRunnerError as exc:
+        from specrunner import report
+
+        if debug:
+            report.error(traceback.format_exc().rstrip())
+        report.error(f"error: {exc}")
+        code = 1
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.version_option(__version__, prog_name="specrunner")
+def main(debug: bool) -> None:
+    """Run Ocean Protocol Compute-to-Data jobs from version-controlled YAML specs."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--output", type=OUTPUT_CHOICE, default="text", show_default=True)
+@click.pass_context
+def validate(ctx: click.Context, paths: tuple[str, ...], output: str) -> None:
+    """Check manifests against the schema (default PATH: specs/)."""
+    from specrunner.commands import validate as command
+
+    _run(ctx, lambda: command.run(list(paths) or ["specs"], output=output))
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--provider", "provider_url", required=True, help="Provider URL (a specrunner server).")
+@click.option("--type", "asset_type", type=click.Choice(["dataset", "algorithm"]), default="dataset")
+@click.option("--name", default=None, help="Asset name (default: the first file's name).")
+@click.option("--entrypoint", default=None, help="Algorithm entrypoint; $ALGO is the code.")
+@click.option("--image", default=None, help="Algorithm container image (recorded).")
+@click.option("--tag", default=None, help="Algorithm container tag (recorded).")
+@click.option("--allow-raw-algorithm/--no-allow-raw-algorithm", default=False,
+              help="Dataset: accept raw (unpublished) algorithms.")
+@click.option("--allow-network/--no-allow-network", default=False,
+              help="Dataset: let algorithms reach the network.")
+@click.option("--trusted-algorithm", "trusted_algorithms", multiple=True,
+              help="Dataset: DID of an algorithm allowed to run on it (repeatable).")
+@click.option("--trusted-publisher", "trusted_publishers", multiple=True,
+              help="Dataset: address whose algorithms may run on it (repeatable).")
+@click.option("--output", type=OUTPUT_CHOICE, default="text", show_default=True)
+@click.pass_context
+def publish(
+    ctx: click.Context,
+    files: tuple[str, ...],
+    provider_url: str,
+    asset_type: str,
+    name: str | None,
+    entrypoint: str | None,
+    image: str | None,
+    tag: str | None,
+    allow_raw_algorithm: bool,
+    allow_network: bool,
+    trusted_algorithms: tuple[str, ...],
+    trusted_publishers: tuple[str, ...],
+    output: str,
+) -> None:
+    """Upload files to a specrunner provider and register them as a DDO v4 asset."""
+    from specrunner.commands import publish as command
+
+    options = command.PublishOptions(
+        asset_type=asset_type, name=name, entrypoint=entrypoint, image=image, tag=tag,
+        allow_raw_algorithm=allow_raw_algorithm, allow_network=allow_network,
+        trusted_algorithms=list(trusted_algorithms), trusted_publishers=list(trusted_publishers),
+    )
+    _run(ctx, lambda: command.run(list(files), provider_url, options, output=output))
+
+
+@main.group()
+def provider() -> None:
+    """The embedded Ocean Provider."""
+
+
+@provider.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8030, show_default=True, type=int, help="0 picks a free port.")
+@click.option("--data-dir", default=".specrunner/provider", show_default=True, type=click.Path())
+@click.option("--config", "config_path", default=None, type=click.Path(),
+              help="YAML with `environments:` in Provider v2 field names.")
+@click.pass_context
+def serve(
+    ctx: click.Context, host: str, port: int, data_dir: str, config_path: str | None
+) -> None:
+    """Serve the Provider v2 API with a sandboxed compute engine."""
+    from specrunner.commands import serve as command
+
+    _run(ctx, lambda: command.run(host=host, port=port, data_dir=data_dir, config_path=config_path))

@@ -1,0 +1,99 @@
+"""Shared fixtures: the real embedded provider on a loopback port, and wallets."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from specrunner.ocean.signing import Signer
+
+READY = re.compile(r"listening on (http://\S+)")
+
+
+@dataclass
+class RunningProvider:
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[str]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_provider(data_dir: Path, config: Path | None = None, timeout: float = 30.0) -> RunningProvider:
+    """Start `specrunner provider serve --port 0` and wait for its ready line."""
+    command = [sys.executable, "-m", "specrunner", "provider", "serve", "--port", "0",
+               "--data-dir", str(data_dir)]
+    if config is not None:
+        command += ["--config", str(config)]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        text = process.stdout.readline()
+        if not text:
+            break
+        seen.append(text)
+        match = READY.search(text)
+        if match:
+            running = RunningProvider(url=match.group(1), data_dir=data_dir, process=process)
+            _drain(process)
+            httpx.get(running.url + "/", timeout=5).raise_for_status()
+            return running
+    process.kill()
+    raise RuntimeError("provider did not start:\n" + "".join(seen))
+
+
+def _drain(process: subprocess.Popen[str]) -> None:
+    """Keep reading the provider's output so its pipe never fills and blocks it."""
+    import threading
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for _ in process.stdout:
+            pass
+
+    threading.Thread(target=pump, daemon=True).start()
+
+
+@pytest.fixture(scope="session")
+def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProvider]:
+    """One real provider for the whole session (tests use fresh wallets to stay apart)."""
+    running = start_provider(tmp_path_factory.mktemp("provider"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def provider_url(provider: RunningProvider) -> str:
+    return provider.url
+
+
+@pytest.fixture
+def wallet() -> Signer:
+    """A fresh consumer wallet per test, so tests never see each other's jobs."""
+    return Signer.from_key(os.urandom(32))
+
+
+@pytest.fixture
+def other_wallet() -> Signer:
+    return Signer.from_key(os.urandom(32))
