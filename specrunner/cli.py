@@ -55,20 +55,38 @@ def validate(ctx: click.Context, paths: tuple[str, ...], output: str) -> None:
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path())
-@click.option("--provider", "provider_url", required=True, help="Provider URL (a specrunner server).")
-@click.option("--type", "asset_type", type=click.Choice(["dataset", "algorithm"]), default="dataset")
+@click.option(
+    "--provider", "provider_url", required=True, help="Provider URL (a specrunner server)."
+)
+@click.option(
+    "--type", "asset_type", type=click.Choice(["dataset", "algorithm"]), default="dataset"
+)
 @click.option("--name", default=None, help="Asset name (default: the first file's name).")
 @click.option("--entrypoint", default=None, help="Algorithm entrypoint; $ALGO is the code.")
 @click.option("--image", default=None, help="Algorithm container image (recorded).")
 @click.option("--tag", default=None, help="Algorithm container tag (recorded).")
-@click.option("--allow-raw-algorithm/--no-allow-raw-algorithm", default=False,
-              help="Dataset: accept raw (unpublished) algorithms.")
-@click.option("--allow-network/--no-allow-network", default=False,
-              help="Dataset: let algorithms reach the network.")
-@click.option("--trusted-algorithm", "trusted_algorithms", multiple=True,
-              help="Dataset: DID of an algorithm allowed to run on it (repeatable).")
-@click.option("--trusted-publisher", "trusted_publishers", multiple=True,
-              help="Dataset: address whose algorithms may run on it (repeatable).")
+@click.option(
+    "--allow-raw-algorithm/--no-allow-raw-algorithm",
+    default=False,
+    help="Dataset: accept raw (unpublished) algorithms.",
+)
+@click.option(
+    "--allow-network/--no-allow-network",
+    default=False,
+    help="Dataset: let algorithms reach the network.",
+)
+@click.option(
+    "--trusted-algorithm",
+    "trusted_algorithms",
+    multiple=True,
+    help="Dataset: DID of an algorithm allowed to run on it (repeatable).",
+)
+@click.option(
+    "--trusted-publisher",
+    "trusted_publishers",
+    multiple=True,
+    help="Dataset: address whose algorithms may run on it (repeatable).",
+)
 @click.option("--output", type=OUTPUT_CHOICE, default="text", show_default=True)
 @click.pass_context
 def publish(
@@ -90,9 +108,15 @@ def publish(
     from specrunner.commands import publish as command
 
     options = command.PublishOptions(
-        asset_type=asset_type, name=name, entrypoint=entrypoint, image=image, tag=tag,
-        allow_raw_algorithm=allow_raw_algorithm, allow_network=allow_network,
-        trusted_algorithms=list(trusted_algorithms), trusted_publishers=list(trusted_publishers),
+        asset_type=asset_type,
+        name=name,
+        entrypoint=entrypoint,
+        image=image,
+        tag=tag,
+        allow_raw_algorithm=allow_raw_algorithm,
+        allow_network=allow_network,
+        trusted_algorithms=list(trusted_algorithms),
+        trusted_publishers=list(trusted_publishers),
     )
     _run(ctx, lambda: command.run(list(files), provider_url, options, output=output))
 
@@ -106,12 +130,15 @@ def provider() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8030, show_default=True, type=int, help="0 picks a free port.")
 @click.option("--data-dir", default=".specrunner/provider", show_default=True, type=click.Path())
-@click.option("--config", "config_path", default=None, type=click.Path(),
-              help="YAML with `environments:` in Provider v2 field names.")
+@click.option(
+    "--config",
+    "config_path",
+    default=None,
+    type=click.Path(),
+    help="YAML with `environments:` in Provider v2 field names.",
+)
 @click.pass_context
-def serve(
-    ctx: click.Context, host: str, port: int, data_dir: str, config_path: str | None
-) -> None:
+def serve(ctx: click.Context, host: str, port: int, data_dir: str, config_path: str | None) -> None:
     """Serve the Provider v2 API with a sandboxed compute engine."""
     from specrunner.commands import serve as command
 

@@ -1,13 +1,13 @@
 """One exception tree for the whole tool; only the CLI maps it to exit codes.
 
-    SpecRunnerError
-    ├── ManifestError        a manifest does not parse or validate (carries every problem)
-    ├── LockfileError        the lockfile cannot be read, parsed or locked
-    ├── PlanError            the specs cannot be resolved into a plan
-    ├── WalletError          no usable key
-    ├── SandboxError         the job sandbox cannot be built or run
-    └── ProviderError        an Ocean Provider answered with an error or not at all
-        └── ProviderUnreachableError
+SpecRunnerError
+├── ManifestError        a manifest does not parse or validate (carries every problem)
+├── LockfileError        the lockfile cannot be read, parsed or locked
+├── PlanError            the specs cannot be resolved into a plan
+├── WalletError          no usable key
+├── SandboxError         the job sandbox cannot be built or run
+└── ProviderError        an Ocean Provider answered with an error or not at all
+    └── ProviderUnreachableError
 """
 
 from __future__ import annotations

@@ -35,14 +35,28 @@ class RunningProvider:
                 self.process.wait()
 
 
-def start_provider(data_dir: Path, config: Path | None = None, timeout: float = 30.0) -> RunningProvider:
+def start_provider(
+    data_dir: Path, config: Path | None = None, timeout: float = 30.0
+) -> RunningProvider:
     """Start `specrunner provider serve --port 0` and wait for its ready line."""
-    command = [sys.executable, "-m", "specrunner", "provider", "serve", "--port", "0",
-               "--data-dir", str(data_dir)]
+    command = [
+        sys.executable,
+        "-m",
+        "specrunner",
+        "provider",
+        "serve",
+        "--port",
+        "0",
+        "--data-dir",
+        str(data_dir),
+    ]
     if config is not None:
         command += ["--config", str(config)]
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     deadline = time.monotonic() + timeout

@@ -129,7 +129,9 @@ class DDO(WireModel):
     """A DDO v4 document (reference §5.3)."""
 
     id: str
-    context: list[str] = Field(default_factory=lambda: ["https://w3id.org/did/v1"], alias="@context")
+    context: list[str] = Field(
+        default_factory=lambda: ["https://w3id.org/did/v1"], alias="@context"
+    )
     version: str = "4.1.0"
     chainId: int | None = None
     nftAddress: str | None = None

@@ -7,13 +7,16 @@ embedded provider can never disagree about it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from eth_utils import keccak, to_checksum_address
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 
 class HasKey(Protocol):
@@ -45,6 +48,11 @@ class Signer:
         signed = Account.sign_message(encode_defunct(primitive=digest), self._private_key)
         return "0x" + bytes(signed.signature).hex()
 
+    def sign_digest(self, digest: bytes) -> tuple[int, str, str]:
+        """EIP-191 signature of a 32-byte digest as (v, r, s): v 27/28, r and s 0x-hex."""
+        signed = Account.sign_message(encode_defunct(primitive=digest), self._private_key)
+        return int(signed.v), f"0x{signed.r:064x}", f"0x{signed.s:064x}"
+
     def __repr__(self) -> str:
         return f"Signer(address={self.address!r})"
 
@@ -74,6 +82,10 @@ def checksum(address: str) -> str:
     return str(to_checksum_address(address))
 
 
+def keccak256(data: bytes) -> bytes:
+    return bytes(keccak(primitive=data))
+
+
 def is_address(value: Any) -> bool:
     if not isinstance(value, str) or len(value) != 42 or not value.startswith(("0x", "0X")):
         return False
@@ -90,7 +102,9 @@ def recover_signer(message: str, signature: str) -> str | None:
     if raw is None:
         return None
     try:
-        found = Account.recover_message(encode_defunct(primitive=keccak(text=message)), signature=raw)
+        found = Account.recover_message(
+            encode_defunct(primitive=keccak(text=message)), signature=raw
+        )
     except Exception:  # malformed r/s values make eth-keys raise several types
         return None
     return str(found)
@@ -110,7 +124,7 @@ def verify(address: str, message: str, signature: str) -> bool:
     for candidate in (digest, digest.lstrip(b"\0")):
         try:
             found = Account.recover_message(encode_defunct(primitive=candidate), signature=raw)
-        except Exception:  # malformed r/s: not a valid signature
+        except Exception:  # noqa: S112 - malformed r/s: not a valid signature
             continue
         if str(found).lower() == wanted:
             return True
@@ -149,6 +163,13 @@ def compute_job_message(consumer_address: str, job_id: str, did: str | None) -> 
 
 def compute_result_message(consumer_address: str, job_id: str, index: int | str) -> str:
     return f"{consumer_address}{job_id}{index}"
+
+
+def publish_digest(body: dict[str, Any]) -> str:
+    """What a publisher signs: sha256 of the canonical body without `signature`/`nonce`."""
+    unsigned = {key: value for key, value in body.items() if key not in ("signature", "nonce")}
+    canonical = json.dumps(unsigned, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def publish_message(publisher_address: str, content_digest: str) -> str:

@@ -1,0 +1,1 @@
+"""Endpoint groups of the embedded provider; each module exposes `ROUTES`."""
