@@ -1,0 +1,80 @@
+"""The embedded provider, started in-process on a free loopback port (design §4).
+
+Specs without a `provider:` run here, with the provider's data in `.specrunner/provider`
+of the current directory, so published local datasets and finished jobs persist.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+
+from specrunner.errors import SpecRunnerError
+
+DEFAULT_DATA_DIR = Path(".specrunner") / "provider"
+
+
+class EmbeddedProvider:
+    """A context manager: `with EmbeddedProvider() as provider: provider.url`."""
+
+    def __init__(self, data_dir: Path = DEFAULT_DATA_DIR, startup_timeout: float = 15.0) -> None:
+        self.data_dir = data_dir
+        self.startup_timeout = startup_timeout
+        self.url = ""
+        self._thread: threading.Thread | None = None
+        self._server: object | None = None
+
+    def __enter__(self) -> EmbeddedProvider:
+        import uvicorn
+
+        from specrunner.server.app import create_app
+        from specrunner.server.config import load_config
+        from specrunner.server.context import build_context
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._ctx = build_context(load_config(None, self.data_dir), self.data_dir)
+        self._ctx.engine.recover()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(256)
+        port = sock.getsockname()[1]
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(self._ctx),
+                log_level="error",
+                access_log=False,
+                lifespan="off",
+            )
+        )
+        self._server = server
+        # Run off the main thread: uvicorn then leaves the CLI's signal handlers alone.
+        self._thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="embedded-provider", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + self.startup_timeout
+        while not server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise SpecRunnerError("the embedded provider did not start")
+            time.sleep(0.01)
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        import uvicorn
+
+        server = self._server
+        if isinstance(server, uvicorn.Server):
+            server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._ctx.engine.shutdown()
+        self._ctx.store.close()

@@ -1,0 +1,194 @@
+"""The lockfile (design §6): canonical JSON, atomic writes, one apply at a time.
+
+A lockfile that does not parse, or that has a version we do not know, is an error that
+names it, and it is never overwritten: it may hold the only record of paid jobs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from specrunner.atomic import write_atomic
+from specrunner.errors import LockfileError
+
+LOCK_VERSION = 1
+DEFAULT_LOCKFILE = Path("specrunner.lock.json")
+
+Phase = Literal["pending", "started", "finished", "failed"]
+
+
+class LockModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LockedInput(LockModel):
+    did: str
+    serviceId: str
+    ddoDigest: str
+    transferTxId: str | None = None
+
+
+class LockedAlgorithm(LockModel):
+    did: str | None = None
+    serviceId: str | None = None
+    digest: str
+    transferTxId: str | None = None
+
+
+class LockedResult(LockModel):
+    index: int
+    type: str
+    filename: str
+    filesize: int
+    sha256: str
+    path: str
+
+
+class LockedJob(LockModel):
+    """One job: what it was started from, where, and what came back."""
+
+    specDigest: str
+    fingerprints: dict[str, str] = Field(default_factory=dict)
+    provider: str
+    chainId: int
+    dialect: str = "provider-v2"
+    environment: str
+    owner: str
+    phase: Phase = "pending"
+    jobId: str | None = None
+    status: int | None = None
+    statusText: str | None = None
+    exitCode: int | None = None
+    dateCreated: str | None = None
+    dateFinished: str | None = None
+    error: str | None = None
+    inputs: list[LockedInput] = Field(default_factory=list)
+    algorithm: LockedAlgorithm
+    results: list[LockedResult] = Field(default_factory=list)
+
+
+class Lock(LockModel):
+    version: int = LOCK_VERSION
+    serial: int = 0
+    lineage: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    jobs: dict[str, LockedJob] = Field(default_factory=dict)
+
+    def with_job(self, name: str, job: LockedJob | None) -> Lock:
+        """A copy with `name` set to `job` (or removed when None)."""
+        jobs = dict(self.jobs)
+        if job is None:
+            jobs.pop(name, None)
+        else:
+            jobs[name] = job
+        return self.model_copy(update={"jobs": jobs})
+
+
+def load_lock(path: Path) -> Lock:
+    """The lock at `path`, or a new empty one when the file does not exist."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Lock()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LockfileError(f"{path}: cannot read the lockfile: {exc}") from None
+    try:
+        raw: Any = json.loads(text)
+    except ValueError as exc:
+        line, col = getattr(exc, "lineno", 0), getattr(exc, "colno", 0)
+        raise LockfileError(
+            f"{path}:{line}:{col}: the lockfile is not valid JSON; it was left untouched "
+            "(restore it from git, or move it away to start from an empty lock)"
+        ) from None
+    if not isinstance(raw, dict):
+        raise LockfileError(f"{path}: the lockfile must hold a JSON object")
+    version = raw.get("version")
+    if version != LOCK_VERSION:
+        raise LockfileError(
+            f"{path}: lockfile version {version!r} is not supported by this specrunner "
+            f"(expected {LOCK_VERSION}); it was left untouched"
+        )
+    try:
+        return Lock.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise LockfileError(
+            f"{path}: invalid lockfile at $.{where}: {first['msg']}; it was left untouched"
+        ) from None
+
+
+def dump_lock(lock: Lock) -> bytes:
+    """Canonical JSON: sorted keys, two-space indent, trailing newline (design §6)."""
+    data = lock.model_dump(mode="json", exclude_none=True)
+    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+
+
+def save_lock(path: Path, lock: Lock) -> Lock:
+    """Write the next serial of `lock` atomically and return what was written."""
+    written = lock.model_copy(update={"serial": lock.serial + 1})
+    write_atomic(path, dump_lock(written))
+    return written
+
+
+@contextlib.contextmanager
+def exclusive(path: Path, timeout: float = 10.0, command: str = "apply") -> Iterator[None]:
+    """Hold `<lockfile>.lock` for the duration; after `timeout` seconds say who holds it."""
+    guard = path.with_name(path.name + ".lock")
+    guard.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(guard, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        _acquire(fd, guard, timeout)
+        holder = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "command": command,
+            "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder).encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _acquire(fd: int, guard: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise LockfileError(
+                    f"{guard.with_suffix('')} is in use by {_describe_holder(guard)}; "
+                    f"waited {timeout:g}s"
+                ) from None
+            time.sleep(0.1)
+
+
+def _describe_holder(guard: Path) -> str:
+    try:
+        holder = json.loads(guard.read_text() or "{}")
+    except (OSError, ValueError):
+        holder = {}
+    if not holder:
+        return "another specrunner process"
+    return (
+        f"specrunner {holder.get('command', '?')} (pid {holder.get('pid')} on "
+        f"{holder.get('host')}, since {holder.get('since')})"
+    )
