@@ -83,14 +83,23 @@ def test_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.Mon
     assert [p.name for p in tmp_path.iterdir()] == ["specrunner.lock.json"]
 
 
+HOLD_LOCK = """\
+import sys, time
+from pathlib import Path
+from specrunner.lockfile import exclusive
+with exclusive(Path(sys.argv[1])):
+    print("held", flush=True)
+    time.sleep(30)
+"""
+
+
 def test_second_holder_waits_then_names_the_first(tmp_path: Path) -> None:
     path = tmp_path / "specrunner.lock.json"
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import sys, time\nfrom pathlib import Path\nfrom specrunner.lockfile import exclusive\n"
-            "with exclusive(Path(sys.argv[1])):\n    print('held', flush=True)\n    time.sleep(30)\n",
+            HOLD_LOCK,
             str(path),
         ],
         stdout=subprocess.PIPE,
