@@ -37,6 +37,7 @@ class LockedInput(LockModel):
     serviceId: str
     ddoDigest: str
     transferTxId: str | None = None
+    path: str | None = None  # the local path it was published from, if any
 
 
 class LockedAlgorithm(LockModel):
