@@ -1,0 +1,52 @@
+"""Result files on disk: safe paths under the job's folder, streamed, hashed, atomic.
+
+A result's name comes from the provider, which we do not trust: it can never place a
+file outside the job's output folder. A download that fails leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+
+from specrunner.atomic import atomic_writer
+from specrunner.errors import SpecRunnerError
+
+LOG_FOLDER = "logs"
+
+
+def result_path(outputs_dir: Path, result_type: str, filename: str) -> Path:
+    """Where a result goes: outputs at the top of the folder, logs under `logs/`.
+
+    Raises SpecRunnerError for a name that is empty, absolute, or climbs out with `..`.
+    """
+    name = PurePosixPath(filename.replace("\\", "/"))
+    parts = [part for part in name.parts if part not in ("", ".")]
+    if not parts or name.is_absolute() or any(part == ".." or "\0" in part for part in parts):
+        raise SpecRunnerError(f"refusing result name {filename!r}: it would leave {outputs_dir}")
+    base = outputs_dir if result_type == "output" else outputs_dir / LOG_FOLDER
+    target = base.joinpath(*parts)
+    if outputs_dir.resolve() not in target.resolve().parents:
+        raise SpecRunnerError(f"refusing result name {filename!r}: it would leave {outputs_dir}")
+    return target
+
+
+def save_stream(chunks: Iterable[bytes], target: Path) -> tuple[int, str]:
+    """Write `chunks` to `target` atomically; returns (size, sha256 hex)."""
+    digest = hashlib.sha256()
+    size = 0
+    with atomic_writer(target) as handle:
+        for chunk in chunks:
+            handle.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
