@@ -1,0 +1,39 @@
+"""Digests of everything a job depends on, so a plan can say exactly what changed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from specrunner.results import file_sha256
+
+
+def json_digest(value: Any) -> str:
+    """sha256 of canonical JSON: key order and spacing never change a digest."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def ddo_digest(ddo: dict[str, Any]) -> str:
+    """A DDO's digest, leaving out each service's endpoint.
+
+    The endpoint is where the provider was reached, not what the asset is: the embedded
+    provider gets a new port on every run, and that must not look like a changed dataset.
+    """
+    services = [
+        {key: value for key, value in service.items() if key != "serviceEndpoint"}
+        for service in ddo.get("services", [])
+    ]
+    return json_digest({**ddo, "services": services})
+
+
+def files_digest(paths: Iterable[Path], root: Path | None = None) -> str:
+    """Names (relative to `root`) and contents of local files, in a stable order."""
+    entries = []
+    for path in sorted(paths):
+        name = str(path.relative_to(root)) if root and path.is_relative_to(root) else path.name
+        entries.append([name, file_sha256(path)])
+    return json_digest(entries)
