@@ -72,11 +72,13 @@ def load_manifests(
     """
     run = _Run(os.environ if environ is None else environ)
     files = find_manifest_files(paths, run.problems)
+    # Paths that do not exist come first, then files in the order they were found.
+    names = dict.fromkeys([*(problem.file for problem in run.problems), *files])
+    order = {name: index for index, name in enumerate(names)}
     for file in files:
         _load_file(run, file)
     if run.problems:
-        order = {file: index for index, file in enumerate(files)}
-        run.problems.sort(key=lambda p: (order.get(p.file, -1), p.line, p.col, p.message))
+        run.problems.sort(key=lambda p: (order[p.file], p.line, p.col, p.message))
         count = len(run.problems)
         raise ManifestError(
             f"{count} problem{'s' if count != 1 else ''} in manifests", run.problems
@@ -130,10 +132,10 @@ def _load_file(run: _Run, file: str) -> None:
     if not documents and not problems:
         run.add(file, Mark(1, 1), (), "empty file: expected a ComputeJob manifest")
         return
-    _check_literal_keys(run, file, text, documents)
+    leaks = _check_literal_keys(run, file, text, documents)
     base = Path(os.path.abspath(file)).parent
     for document in documents:
-        _load_document(run, file, base, document)
+        _load_document(run, file, base, document, leaks.get(document.index, set()))
 
 
 def _read_text(run: _Run, file: str) -> str | None:
@@ -151,49 +153,62 @@ def _read_text(run: _Run, file: str) -> str | None:
         return None
 
 
-def _check_literal_keys(run: _Run, file: str, text: str, documents: list[Document]) -> None:
+def _check_literal_keys(
+    run: _Run, file: str, text: str, documents: list[Document]
+) -> dict[int, set[str]]:
     """A 32-byte hex value anywhere in the file, comments included, would be committed to git.
 
     Transaction ids (`transferTxId`) have the same shape and are the one allowed exception.
+    Returns the JSON paths reported, by document index.
     """
+    leaks: dict[int, set[str]] = {}
     for match in _LITERAL_KEY.finditer(text):
         start = match.start()
         line = text.count("\n", 0, start) + 1
         mark = Mark(line, start - (text.rfind("\n", 0, start) + 1) + 1)
-        path = _path_at(documents, mark)
+        index, path = _path_at(documents, mark)
         if path and path[-1] == "transferTxId":
             continue
+        where = "" if path is not None else " in a comment"
         run.add(
-            file, mark, path, "this looks like a literal private key",
-            "keep keys out of manifests: privateKey: ${env:SPECRUNNER_PRIVATE_KEY}"
-            " (a hash? write it as sha256:<hex>)",
+            file, mark, path or (), f"this looks like a literal private key{where}",
+            "keep keys out of manifests: privateKey: ${env:SPECRUNNER_PRIVATE_KEY};"
+            " a hash is written sha256:<hex>",
         )  # fmt: skip
+        leaks.setdefault(index, set()).add(json_path(path or ()))
+    return leaks
 
 
-def _path_at(documents: list[Document], mark: Mark) -> JsonPath:
-    """The path of the last value that starts at or before `mark`."""
+def _path_at(documents: list[Document], mark: Mark) -> tuple[int, JsonPath | None]:
+    """The document and path of the value `mark` falls in: a plain 0x… key is an int value
+    starting there; anything else long enough to hold one is a string whose span we know.
+    A path of None means a comment (document -1)."""
     position = (mark.line, mark.col)
-    best: tuple[tuple[int, int], JsonPath] = ((0, 0), ())
     for document in documents:
+        for start, end, path in document.long_strings:
+            if (start.line, start.col) <= position < (end.line, end.col):
+                return document.index, path
         for path, value_mark in document.values.items():
-            where = (value_mark.line, value_mark.col)
-            if best[0] <= where <= position:
-                best = (where, path)
-    return best[1]
+            if value_mark == mark:
+                return document.index, path
+    return -1, None
 
 
-def _load_document(run: _Run, file: str, base: Path, document: Document) -> None:
+def _load_document(
+    run: _Run, file: str, base: Path, document: Document, reported: set[str]
+) -> None:
     if not isinstance(document.value, dict):
         kind = "a list" if isinstance(document.value, list) else "a single value"
         message = f"a manifest must be a mapping (apiVersion, kind, metadata, ...), not {kind}"
-        run.add(file, document.start, (), message)
+        run.add(file, document.locate(()), (), message)
         return
     before = len(run.problems)
     value = _substitute(run, file, document, document.value, ())
     _check_name(run, file, document, value)
     errors = list(_validator().iter_errors(value))
-    run.problems.extend(explain_all(errors, document, file))
-    if len(run.problems) == before:
+    reported = reported | {problem.path for problem in run.problems[before:]}
+    run.problems.extend(explain_all(errors, document, file, reported))
+    if not reported and len(run.problems) == before:
         _build_spec(run, file, base, document, value)
 
 
@@ -251,7 +266,7 @@ def _build_spec(
     run: _Run, file: str, base: Path, document: Document, value: dict[str, Any]
 ) -> None:
     data = dict(value)
-    data["source"] = {"file": file, "document": document.index, "line": document.start.line}
+    data["source"] = {"file": file, "document": document.index, "line": document.locate(()).line}
     data["datasets"] = [
         _resolve_dataset(run, file, base, document, index, dataset)
         for index, dataset in enumerate(value["datasets"])

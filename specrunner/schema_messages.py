@@ -54,9 +54,13 @@ _PATTERN_MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
-def explain_all(errors: Iterable[ValidationError], doc: Document, file: str) -> list[Problem]:
-    """One problem per distinct mistake; an object with a wrong shape (both published and raw,
-    say) is reported once, not once per schema keyword it breaks."""
+def explain_all(
+    errors: Iterable[ValidationError], doc: Document, file: str, reported: set[str]
+) -> list[Problem]:
+    """One problem per distinct mistake, skipping JSON paths in `reported` (already explained
+    better, e.g. an unset variable). An object with a wrong shape (both published and raw, say)
+    is reported once, not once per schema keyword it breaks; a key missing because it is
+    misspelt is reported once, as the misspelling."""
     problems: list[Problem] = []
     shaped: set[JsonPath] = set()
     for error in errors:
@@ -66,9 +70,21 @@ def explain_all(errors: Iterable[ValidationError], doc: Document, file: str) -> 
                 continue
             shaped.add(path)
         for problem in _explain(error, doc, file):
-            if problem not in problems:
+            if problem not in problems and problem.path not in reported:
                 problems.append(problem)
-    return problems
+    misspelt = {
+        (problem.path.rsplit(".", 1)[0] or "$", problem.hint.split("'")[1])
+        for problem in problems
+        if problem.hint and problem.hint.startswith("did you mean")
+    }
+    return [
+        problem for problem in problems if (problem.path, _missing_key(problem)) not in misspelt
+    ]
+
+
+def _missing_key(problem: Problem) -> str | None:
+    prefix = "missing required key '"
+    return problem.message[len(prefix) : -1] if problem.message.startswith(prefix) else None
 
 
 def _is_shape(error: ValidationError) -> bool:
@@ -176,8 +192,13 @@ def _conflict(error: ValidationError, doc: Document, file: str) -> Problem:
     schema_path = list(error.absolute_schema_path)
     trigger = str(schema_path[schema_path.index("dependentSchemas") + 1])
     kind = _object_kind(path)
-    others = [key for key in error.instance if key != trigger]
-    offending = next((key for key in others if _forbidden(kind, trigger, key)), others[0])
+    # jsonschema reports a `false` property schema with the object's path and the property's
+    # *value*, so the offending key is found from the object and the schema.
+    obj = _value_at(doc.value, path)
+    others = [key for key in obj if key != trigger] if isinstance(obj, dict) else []
+    offending = next((key for key in others if _forbidden(kind, trigger, key)), None)
+    if offending is None:
+        return _problem(file, doc, path, error.message)
     hint = _SHAPE_HINTS.get(kind)
     if kind == "algorithm" and trigger == "did" and offending in ("rawcode", "file", "container"):
         message = f"an algorithm cannot be both published (did) and raw ({offending})"
@@ -195,6 +216,15 @@ def _forbidden(kind: str, trigger: str, key: str) -> bool:
     definition = load_schema(JOB_SCHEMA)["$defs"].get(_DEFINITIONS.get(kind, ""), {})
     dependent = definition.get("dependentSchemas", {}).get(trigger, {})
     return dependent.get("properties", {}).get(key) is False
+
+
+def _value_at(value: Any, path: JsonPath) -> Any:
+    for element in path:
+        try:
+            value = value[element]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return value
 
 
 def _object_kind(path: JsonPath) -> str:

@@ -5,8 +5,10 @@ parser is iterative, while the C composer recurses and crashes the interpreter o
 input (`[[[[…`). Building from events also lets us report duplicate keys, non-string keys,
 unsupported tags and alias bombs as problems instead of surprises.
 
-Values follow JSON, not YAML 1.1: mapping keys are the key's text, timestamps stay strings,
-and NaN or infinity are problems.
+Values follow JSON and YAML 1.2's core schema, not PyYAML's YAML 1.1: mapping keys are the
+key's text; only true/false are booleans and only decimal numbers are numbers (so `yes`,
+`0x…` and dates stay text); NaN or infinity are problems. Anchors are per document, as YAML
+says.
 """
 
 from __future__ import annotations
@@ -30,8 +32,52 @@ MAX_VALUES = 100_000  # per document, counting every alias expansion
 _NON_PRINTABLE = re.compile(
     "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 )
-_RESOLVER = yaml.resolver.Resolver()
-_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+# YAML 1.2's core schema, not PyYAML's YAML 1.1 one: `yes`, `on`, `0x1f`, `1:30` and dates stay
+# text. A tx hash (0x…) is then a string, and `labels: {country: no}` stays "no".
+_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT = re.compile(r"[-+]?[0-9]+")
+_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_SPECIAL_FLOATS = re.compile(r"[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)")
+
+
+def _plain_kind(text: str) -> str:
+    if text in _NULLS:
+        return "null"
+    if text in _BOOLS:
+        return "bool"
+    if _INT.fullmatch(text):
+        return "int"
+    if _FLOAT.fullmatch(text) or _SPECIAL_FLOATS.fullmatch(text):
+        return "float"
+    return "str"
+
+
+def _to_null(text: str) -> None:
+    if text not in _NULLS:
+        raise ValueError(text)
+
+
+def _to_float(text: str) -> float:
+    if _SPECIAL_FLOATS.fullmatch(text):
+        return float(text.lower().replace(".", ""))  # "-.inf" → float("-inf"); later refused
+    if not _FLOAT.fullmatch(text):
+        raise ValueError(text)
+    return float(text)
+
+
+def _to_int(text: str) -> int:
+    if not _INT.fullmatch(text):
+        raise ValueError(text)
+    return int(text)
+
+
+_CONVERT: dict[str, Any] = {
+    "null": _to_null,
+    "bool": _BOOLS.__getitem__,
+    "int": _to_int,
+    "float": _to_float,
+}
 _TAG = "tag:yaml.org,2002:"
 _MERGE = object()  # stands for a pending `<<` key
 
@@ -51,6 +97,8 @@ class Document:
     start: Mark
     values: dict[JsonPath, Mark] = field(default_factory=dict)
     keys: dict[JsonPath, Mark] = field(default_factory=dict)
+    # (start, end, path) of long string scalars, to tell a secret in a value from one in a comment
+    long_strings: list[tuple[Mark, Mark, JsonPath]] = field(default_factory=list)
 
     def locate(self, path: JsonPath, *, key: bool = False) -> Mark:
         """Where `path` is written: its key when `key` (or when it has no value mark), else its
@@ -115,7 +163,9 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, file: str) -> Problem:
         )  # fmt: skip
     message = f"YAML syntax error: {exc.problem}"
     if exc.context:
-        message += f" ({exc.context})"
+        where = exc.context_mark
+        started = f" started at line {where.line + 1}, column {where.column + 1}" if where else ""
+        message += f" ({exc.context}{started})"
     return Problem(file, mark.line, mark.col, "$", message)
 
 
@@ -209,26 +259,28 @@ class _Builder:
         self._doc.keys[(*frame.path, key)] = mark
 
     def _scalar_value(self, event: yaml.ScalarEvent, mark: Mark) -> Any:
-        tag = event.tag
-        if tag is None or tag == "!":
-            tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
         path = self._child_path()
-        if not tag.startswith(_TAG):
+        tag = event.tag
+        if tag in (None, "!"):
+            # Only plain scalars are typed by their look; quoted ones are always text.
+            kind = _plain_kind(event.value) if event.implicit[0] else "str"
+        elif tag.startswith(_TAG):
+            kind = tag[len(_TAG) :]
+        else:
             self.problem(mark, path, f"unsupported YAML tag {tag}", "remove the tag")
             return event.value
-        kind = tag[len(_TAG) :]
-        if kind not in ("null", "bool", "int", "float"):
-            return event.value  # str, timestamp, merge, binary...: JSON has only text for them
-        node = yaml.ScalarNode(tag, event.value)
+        if kind not in _CONVERT:  # str, timestamp, binary...: JSON has only text for them
+            if len(event.value) >= 64:
+                self._doc.long_strings.append((mark, _mark(event.end_mark), path))
+            return event.value
         try:
-            value = _CONSTRUCTOR.construct_object(node)
-        except (yaml.YAMLError, ValueError, KeyError):
+            value = _CONVERT[kind](event.value)
+        except (ValueError, KeyError):
             self.problem(mark, path, f"{event.value!r} is not a valid !!{kind}")
             return event.value
         if isinstance(value, float) and not math.isfinite(value):
-            self.problem(
-                mark, path, f"{event.value} is not a finite number", "JSON has no NaN or infinity"
-            )
+            message = f"{event.value} is not a finite number"
+            self.problem(mark, path, message, "JSON has no NaN or infinity")
             return None
         return value
 
@@ -302,6 +354,8 @@ class _Builder:
 
     def _merge(self, frame: _Frame, value: Any, mark: Mark) -> None:
         frame.key = None
+        if value is None:  # an unknown alias, already reported
+            return
         sources = value if isinstance(value, list) else [value]
         if not all(isinstance(source, dict) for source in sources):
             self.problem(mark, frame.path, "`<<` merges a mapping or a list of mappings")

@@ -47,7 +47,11 @@ def main():
     result = {
         "rows": rows,
         "distinct_words": len(counts),
-        "top": [{"word": word, "count": count} for word, count in counts.most_common(top)],
+        # ties broken alphabetically, so the same input always gives the same result
+        "top": [
+            {"word": word, "count": count}
+            for word, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:top]
+        ],
     }
     OUTPUTS.mkdir(parents=True, exist_ok=True)
     (OUTPUTS / "word_counts.json").write_text(json.dumps(result, indent=2) + "\n")
