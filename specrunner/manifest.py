@@ -44,7 +44,25 @@ _RELATIVE_HINT = "relative paths start from the manifest's own folder"
 
 @cache
 def _validator() -> Any:
-    return Draft202012Validator(load_schema(JOB_SCHEMA))
+    # The job schema has no recursion, so its local `$ref`s can be inlined once: resolving
+    # them per document was a quarter of validation time (bench/bench_validate.py).
+    schema = load_schema(JOB_SCHEMA)
+    return Draft202012Validator(_inline_refs(schema, schema.get("$defs", {})))
+
+
+def _inline_refs(node: Any, definitions: dict[str, Any]) -> Any:
+    if isinstance(node, list):
+        return [_inline_refs(item, definitions) for item in node]
+    if not isinstance(node, dict):
+        return node
+    result = {key: _inline_refs(value, definitions) for key, value in node.items() if key != "$ref"}
+    reference = node.get("$ref")
+    if isinstance(reference, str) and reference.startswith("#/$defs/"):
+        target = _inline_refs(definitions[reference.removeprefix("#/$defs/")], definitions)
+        result = {**target, **result}  # sibling keys (a description) win, as in 2020-12
+    elif reference is not None:
+        result["$ref"] = reference
+    return result
 
 
 @dataclass

@@ -205,11 +205,12 @@ class _Builder:
         )
 
     def feed(self, event: yaml.Event) -> None:
-        if isinstance(event, yaml.ScalarEvent):
-            self._scalar(event)
-        elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
-            self._start(event)
-        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+        kind = type(event)  # exact types: the parser never subclasses them, and `is` is fast
+        if kind is yaml.ScalarEvent:
+            self._scalar(event)  # type: ignore[arg-type]
+        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+            self._start(event)  # type: ignore[arg-type]
+        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
             self._end()
         elif isinstance(event, yaml.AliasEvent):
             self._alias(event)
