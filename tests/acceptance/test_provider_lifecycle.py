@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -42,6 +42,23 @@ def configured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProv
     running.stop()
 
 
+Consumers = Callable[[str, Signer], WireClient]
+
+
+@pytest.fixture
+def consumers() -> Iterator[Consumers]:
+    """Make WireClients that are all closed when the test ends."""
+    made: list[WireClient] = []
+
+    def make(url: str, wallet: Signer) -> WireClient:
+        made.append(WireClient(url, wallet))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.http.close()
+
+
 def _dataset(url: str, tmp_path: Path, text: str = "x,y\n1,2\n") -> str:
     data = tmp_path / "data.csv"
     data.write_text(text)
@@ -59,8 +76,12 @@ def test_config_environments_are_served(configured: RunningProvider) -> None:
 def test_paid_environment_quotes_a_fee_and_refuses_unpaid_starts(
     configured: RunningProvider, tmp_path: Path, wallet: Signer
 ) -> None:
-    client = WireClient(configured.url, wallet)
-    did = _dataset(configured.url, tmp_path)
+    with WireClient(configured.url, wallet) as client:
+        _paid_start_refused(client, configured.url, tmp_path)
+
+
+def _paid_start_refused(client: WireClient, url: str, tmp_path: Path) -> None:
+    did = _dataset(url, tmp_path)
     quote = client.order(did, "compute", "paid")["datasets"][0]
     assert "validOrder" not in quote
     fee = quote["providerFee"]
@@ -77,9 +98,9 @@ def test_paid_environment_quotes_a_fee_and_refuses_unpaid_starts(
 
 
 def test_order_for_another_environment_is_invalid(
-    configured: RunningProvider, tmp_path: Path, wallet: Signer
+    configured: RunningProvider, tmp_path: Path, wallet: Signer, consumers: Consumers
 ) -> None:
-    client = WireClient(configured.url, wallet)
+    client = consumers(configured.url, wallet)
     did = _dataset(configured.url, tmp_path)
     order = client.order(did, "compute", "free-small")["datasets"][0]["validOrder"]
     body = client.start_body(
@@ -91,9 +112,9 @@ def test_order_for_another_environment_is_invalid(
 
 
 def test_missing_data_ends_at_31_and_unreachable_algorithm_at_32(
-    configured: RunningProvider, tmp_path: Path, wallet: Signer
+    configured: RunningProvider, tmp_path: Path, wallet: Signer, consumers: Consumers
 ) -> None:
-    client = WireClient(configured.url, wallet)
+    client = consumers(configured.url, wallet)
     text = f"unique {os.urandom(8).hex()}\n"
     did = _dataset(configured.url, tmp_path, text)
     import hashlib
@@ -128,11 +149,11 @@ def test_missing_data_ends_at_31_and_unreachable_algorithm_at_32(
 
 
 def test_restart_after_sigkill_ends_interrupted_jobs_and_keeps_state(
-    tmp_path: Path, wallet: Signer
+    tmp_path: Path, wallet: Signer, consumers: Consumers
 ) -> None:
     data_dir = tmp_path / "provider"
     first = start_provider(data_dir)
-    client = WireClient(first.url, wallet)
+    client = consumers(first.url, wallet)
     did = _dataset(first.url, tmp_path)
     env = client.environment()
     order = client.order(did, "compute", env)["datasets"][0]["validOrder"]
@@ -144,11 +165,11 @@ def test_restart_after_sigkill_ends_interrupted_jobs_and_keeps_state(
     job_id = client.start(body).json()[0]["jobId"]
     client.wait_status(job_id, 40)
     os.kill(first.process.pid, signal.SIGKILL)
-    first.process.wait()
+    first.stop()
 
     second = start_provider(data_dir)
     try:
-        client = WireClient(second.url, wallet)
+        client = consumers(second.url, wallet)
         job = client.wait(job_id, timeout=20)
         assert job["status"] == 70
         assert job["terminationDetails"]["reason"] == "provider-restart"

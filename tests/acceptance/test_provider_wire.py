@@ -285,7 +285,8 @@ def test_stop_ends_a_running_job_at_70(client: WireClient, assets: Assets) -> No
     job = client.wait(job_id, timeout=20)
     assert (job["status"], job["stopreq"]) == (70, 1)
     assert job["terminationDetails"]["reason"] == "stopped"
-    assert "sleeping" in client.result(job_id, 1).text
+    log_index = next(r["index"] for r in job["results"] if r["type"] == "algorithmLog")
+    assert "job killed" in client.result(job_id, log_index).text
 
 
 def test_stop_accepts_ocean_js_body_without_nonce_in_message(
@@ -422,33 +423,33 @@ def test_another_wallet_cannot_see_stop_or_fetch_a_job(
     client: WireClient, assets: Assets, other_wallet: Signer
 ) -> None:
     job_id = client.start(_raw_start(client, assets.dataset, SLEEPER)).json()[0]["jobId"]
-    intruder = WireClient(client.url, other_wallet)
-    assert intruder.status(job_id) == []
-    intruder_owner = other_wallet.address
-    stop = intruder.http.put(
-        "/api/services/compute",
-        params={
-            "consumerAddress": intruder_owner,
-            "jobId": job_id,
-            **intruder.signed(f"{intruder_owner}{job_id}"),
-        },
-    )
-    assert stop.status_code == 200 and stop.json() == []
-    fetched = intruder.result(job_id, 0)
-    assert fetched.status_code == 404 and "mismatch" in fetched.json()["error"]
-    # Claiming to be the owner without the owner's key fails on the signature.
-    owner = client.wallet.address
-    spoofed = intruder.http.put(
-        "/api/services/compute",
-        params={
-            "consumerAddress": owner,
-            "jobId": job_id,
-            "nonce": 10**6,
-            "signature": other_wallet.sign(f"{owner}{job_id}{10**6}"),
-        },
-    )
-    assert "Invalid signature" in _refusal(spoofed)["errors"]["signature"]
-    assert client.status(job_id)[0]["stopreq"] == 0
+    with WireClient(client.url, other_wallet) as intruder:
+        assert intruder.status(job_id) == []
+        intruder_owner = other_wallet.address
+        stop = intruder.http.put(
+            "/api/services/compute",
+            params={
+                "consumerAddress": intruder_owner,
+                "jobId": job_id,
+                **intruder.signed(f"{intruder_owner}{job_id}"),
+            },
+        )
+        assert stop.status_code == 200 and stop.json() == []
+        fetched = intruder.result(job_id, 0)
+        assert fetched.status_code == 404 and "mismatch" in fetched.json()["error"]
+        # Claiming to be the owner without the owner's key fails on the signature.
+        owner = client.wallet.address
+        spoofed = intruder.http.put(
+            "/api/services/compute",
+            params={
+                "consumerAddress": owner,
+                "jobId": job_id,
+                "nonce": 10**6,
+                "signature": other_wallet.sign(f"{owner}{job_id}{10**6}"),
+            },
+        )
+        assert "Invalid signature" in _refusal(spoofed)["errors"]["signature"]
+        assert client.status(job_id)[0]["stopreq"] == 0
 
 
 def test_result_index_errors(client: WireClient, assets: Assets) -> None:

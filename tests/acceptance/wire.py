@@ -40,6 +40,12 @@ class WireClient:
         self.wallet = wallet
         self.http = httpx.Client(base_url=url, timeout=30)
 
+    def __enter__(self) -> WireClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.http.close()
+
     def nonce(self) -> int:
         response = self.http.get("/api/services/nonce", params={"userAddress": self.wallet.address})
         return int(float(response.json()["nonce"])) + 1
