@@ -50,6 +50,3 @@ class Problem:
             "message": self.message,
             "hint": self.hint,
         }
-
-    def sort_key(self) -> tuple[str, int, int, str]:
-        return (self.file, self.line, self.col, self.message)
