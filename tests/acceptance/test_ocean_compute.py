@@ -190,7 +190,7 @@ def test_published_dataset_with_published_algorithm(
 ) -> None:
     algo_path = write(tmp_path, "upper.py", UPPERCASE)
     published = publish(session.url, algo_path, "--type", "algorithm")
-    aquarius = Aquarius(session.url)
+    aquarius = Aquarius(session.url, session.dsp)
     ddo, algorithm = aquarius.resolve(dataset.id), aquarius.resolve(published.id)
     assert ddo.services[0].type == "compute"
     assert session.dsp.fileinfo(session.url, ddo.id, ddo.services[0].id)[0]["valid"] is True
@@ -323,7 +323,7 @@ def test_unknown_job_and_unknown_asset(session: Session, dataset: DDO) -> None:
     with pytest.raises(ProviderError, match="not found"):
         session.ocean.status(dataset, dataset.services[0], "0" * 32, session.wallet)
     with pytest.raises(ProviderError, match="not found") as caught:
-        Aquarius(session.url).resolve("did:op:" + "0" * 64)
+        Aquarius(session.url, session.dsp).resolve("did:op:" + "0" * 64)
     assert caught.value.status_code == 404
 
 
