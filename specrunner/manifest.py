@@ -23,8 +23,7 @@ from typing import Any
 
 import pydantic
 
-# No stubs in the dev extras; `unused-ignore` keeps this quiet once types-jsonschema is added.
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped,unused-ignore]
+from jsonschema import Draft202012Validator
 
 from specrunner.errors import ManifestError
 from specrunner.problems import JsonPath, Problem, json_path

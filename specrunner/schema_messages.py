@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 # No stubs in the dev extras; `unused-ignore` keeps this quiet once types-jsonschema is added.
-from jsonschema import ValidationError  # type: ignore[import-untyped,unused-ignore]
+from jsonschema import ValidationError
 
 from specrunner.problems import JsonPath, Problem, json_path
 from specrunner.schema_files import JOB_SCHEMA, load_schema
@@ -105,25 +105,38 @@ def _problem(
     return Problem(file, mark.line, mark.col, json_path(path), message, hint)
 
 
+def _rule(error: ValidationError) -> Any:
+    """The failed keyword's value in the schema (typed loosely by jsonschema's stubs)."""
+    return error.validator_value
+
+
+def _instance(error: ValidationError) -> Any:
+    return error.instance
+
+
+def _schema(error: ValidationError) -> dict[str, Any]:
+    return error.schema if isinstance(error.schema, dict) else {}
+
+
 def _explain(error: ValidationError, doc: Document, file: str) -> Iterator[Problem]:
     path: JsonPath = tuple(error.absolute_path)
-    value = error.instance
+    value = _instance(error)
     validator = error.validator
     if validator == "additionalProperties":
         yield from _unknown_keys(error, doc, file)
     elif validator == "required":
-        for missing in error.validator_value:
+        for missing in _rule(error):
             if isinstance(value, dict) and missing not in value:
                 hint = _SHAPE_HINTS.get(missing) if missing == "datasets" else None
                 yield _problem(file, doc, path, f"missing required key {missing!r}", hint, key=True)
     elif validator == "type":
-        yield _problem(file, doc, path, *_wrong_type(error.validator_value, value, path))
+        yield _problem(file, doc, path, *_wrong_type(_rule(error), value, path))
     elif validator in ("const", "enum"):
-        allowed = [error.validator_value] if validator == "const" else error.validator_value
+        allowed = [_rule(error)] if validator == "const" else _rule(error)
         expected = " or ".join(repr(item) for item in allowed)
         yield _problem(file, doc, path, f"expected {expected}, got {_describe(value)}")
     elif validator == "pattern":
-        yield _problem(file, doc, path, *_bad_pattern(path, value, str(error.validator_value)))
+        yield _problem(file, doc, path, *_bad_pattern(path, value, str(_rule(error))))
     elif validator is None or "dependentSchemas" in error.absolute_schema_path:
         yield _conflict(error, doc, file)
     elif validator == "dependentRequired":
@@ -138,8 +151,8 @@ def _explain(error: ValidationError, doc: Document, file: str) -> Iterator[Probl
 
 def _unknown_keys(error: ValidationError, doc: Document, file: str) -> Iterator[Problem]:
     path: JsonPath = tuple(error.absolute_path)
-    known = sorted(error.schema.get("properties", {}))
-    for key in error.instance:
+    known = sorted(_schema(error).get("properties", {}))
+    for key in _instance(error):
         if key in known:
             continue
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
@@ -234,11 +247,11 @@ def _object_kind(path: JsonPath) -> str:
 
 def _needs(error: ValidationError, doc: Document, file: str) -> Iterator[Problem]:
     path: JsonPath = tuple(error.absolute_path)
-    for trigger, required in error.validator_value.items():
-        if trigger not in error.instance:
+    for trigger, required in _rule(error).items():
+        if trigger not in _instance(error):
             continue
         for missing in required:
-            if missing not in error.instance:
+            if missing not in _instance(error):
                 message = f"{trigger!r} needs {missing!r} too"
                 hint = _SHAPE_HINTS.get(_object_kind(path))
                 yield _problem(file, doc, (*path, trigger), message, hint, key=True)
@@ -248,7 +261,7 @@ def _needs(error: ValidationError, doc: Document, file: str) -> Iterator[Problem
 def _any_of(error: ValidationError, path: JsonPath, value: Any) -> tuple[str, str | None]:
     if path and path[-1] == "timeout":
         return f"{_describe(value)} is not a duration", DURATION_FORMS
-    branches = error.validator_value
+    branches = _rule(error)
     if all(set(branch) == {"required"} for branch in branches):
         keys = " or ".join(repr(branch["required"][0]) for branch in branches)
         return f"needs {keys}", _SHAPE_HINTS.get(_object_kind(path))
@@ -256,7 +269,7 @@ def _any_of(error: ValidationError, path: JsonPath, value: Any) -> tuple[str, st
 
 
 def _bounds(error: ValidationError) -> str:
-    limit = error.validator_value
+    limit = _rule(error)
     messages = {
         "minimum": f"must be at least {limit}",
         "maximum": f"must be at most {limit}",
