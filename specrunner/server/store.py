@@ -239,7 +239,6 @@ class Store:
         self,
         owner: str,
         job_id: str | None = None,
-        did: str | None = None,
         agreement_id: str | None = None,
     ) -> list[JobRecord]:
         """The owner's jobs, oldest first, narrowed by whichever filters are given."""
@@ -254,10 +253,7 @@ class Store:
         sql += " ORDER BY date_created, job_id"
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
-        jobs = [_job_from_row(row) for row in rows]
-        if did:
-            jobs = [job for job in jobs if did in job.input_dids]
-        return jobs
+        return [_job_from_row(row) for row in rows]
 
     def unfinished_jobs(self) -> list[JobRecord]:
         with self._lock:

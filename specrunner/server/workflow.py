@@ -104,13 +104,16 @@ class Checker:
             raise route_error({f"{resource}.serviceId": "not_found"})
         if service.get("type") not in ("access", "compute"):
             raise route_error({f"{resource}.serviceId": "service_not_access_compute"})
-        if service.get("type") != "compute":
+        if resource == "dataset" and service.get("type") != "compute":
+            # Only the main input must be a compute service; additional ones may be access.
             raise route_error({f"{resource}.serviceId": "main_service_compute"})
         files = self.registry.service_files(asset, service)
         if files is None:
             raise route_error({f"{resource}.serviceId": "compute_services_not_in_same_provider"})
         options = service.get("compute") or {}
-        _check_algorithm_allowed(options, algorithm, resource)
+        if service.get("type") == "compute":
+            # An access service carries no compute options to enforce.
+            _check_algorithm_allowed(options, algorithm, resource)
         order = self.orders.find_valid(
             item.get("transferTxId"),
             did=did,

@@ -487,3 +487,34 @@ def test_openapi_document(provider_url: str) -> None:
     spec = httpx.get(provider_url + "/spec").json()
     assert spec["openapi"].startswith("3.")
     assert {"/api/services/compute", "/api/services/computeResult"} <= set(spec["paths"])
+
+
+def test_document_id_never_hides_a_job(client: WireClient, assets: Assets) -> None:
+    """operator-service filters status on owner, jobId and agreementId only (§4.7)."""
+    job_id = client.start(_published_start(client, assets.dataset, assets.algorithm)).json()[0][
+        "jobId"
+    ]
+    params = {
+        "consumerAddress": client.wallet.address,
+        "jobId": job_id,
+        "documentId": assets.algorithm,
+    }
+    listed = client.http.get("/api/services/compute", params=params).json()
+    assert [job["jobId"] for job in listed] == [job_id]
+
+
+def test_additional_input_may_be_an_access_service(client: WireClient, assets: Assets) -> None:
+    env = client.environment()
+    extra = client.order(assets.other_algorithm, "access", env)["datasets"][0]["validOrder"]
+    body = _raw_start(
+        client,
+        assets.dataset,
+        SHOW_INPUTS,
+        additionalDatasets=[
+            {"documentId": assets.other_algorithm, "serviceId": "access", "transferTxId": extra}
+        ],
+    )
+    job = client.wait(client.start(body).json()[0]["jobId"])
+    assert job["inputDID"] == [assets.dataset, assets.other_algorithm]
+    report = json.loads(client.result(job["jobId"], 0).content)
+    assert report["inputs"][assets.other_algorithm[7:]] == ["print('other')\n"]

@@ -90,11 +90,10 @@ async def status(request: Request) -> JSONResponse:
     owner = data.get("consumerAddress")
     if not owner:
         raise required("consumerAddress")
+    # Like operator-service, filter on owner, jobId and agreementId only: `documentId`
+    # (the dataset ocean.py sends, or the algorithm) never hides a job (reference §4.7).
     jobs = context(request).store.list_jobs(
-        str(owner),
-        job_id=_text(data.get("jobId")),
-        did=_text(data.get("documentId")),
-        agreement_id=_text(data.get("agreementId")),
+        str(owner), job_id=_text(data.get("jobId")), agreement_id=_text(data.get("agreementId"))
     )
     return json_response([job_json(job) for job in jobs])
 
@@ -114,9 +113,7 @@ async def stop(request: Request) -> JSONResponse:
         signing.compute_job_message(owner, job_id or "", did),
         also_accept=(f"{owner}{job_id or ''}",),
     )
-    jobs = ctx.store.list_jobs(
-        owner, job_id=job_id, did=did, agreement_id=_text(data.get("agreementId"))
-    )
+    jobs = ctx.store.list_jobs(owner, job_id=job_id, agreement_id=_text(data.get("agreementId")))
     stopped = [ctx.engine.request_stop(job) if job.date_finished is None else job for job in jobs]
     return json_response([job_json(job) for job in stopped])
 
