@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pydantic
-
 from jsonschema import Draft202012Validator
 
 from specrunner.errors import ManifestError
