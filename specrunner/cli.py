@@ -25,9 +25,13 @@ def _run(ctx: click.Context, command: Callable[[], int]) -> None:
         code = command()
     except SpecRunnerError as exc:
         from specrunner import report
+        from specrunner.errors import ManifestError
 
         if debug:
             report.error(traceback.format_exc().rstrip())
+        if isinstance(exc, ManifestError):
+            for problem in exc.problems:
+                report.error(problem.format())
         report.error(f"error: {exc}")
         code = 1
     except KeyboardInterrupt:
@@ -51,6 +55,99 @@ def validate(ctx: click.Context, paths: tuple[str, ...], output: str) -> None:
     from specrunner.commands import validate as command
 
     _run(ctx, lambda: command.run(list(paths) or ["specs"], output=output))
+
+
+LOCKFILE_OPTION = click.option(
+    "--lockfile",
+    default="specrunner.lock.json",
+    show_default=True,
+    type=click.Path(),
+    help="The lockfile recording every job.",
+)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@LOCKFILE_OPTION
+@click.option("--output", type=OUTPUT_CHOICE, default="text", show_default=True)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.option("--target", "targets", multiple=True, help="Plan only this job (repeatable).")
+@click.option("--replace", "replace", multiple=True, help="Run this job again (repeatable).")
+@click.pass_context
+def plan(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    lockfile: str,
+    output: str,
+    detailed_exitcode: bool,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
+) -> None:
+    """Show what apply would start, keep or replace, and why (default PATH: specs/)."""
+    from specrunner.commands import plan as command
+
+    _run(
+        ctx,
+        lambda: command.run(
+            list(paths) or ["specs"],
+            lockfile,
+            output=output,
+            detailed_exitcode=detailed_exitcode,
+            targets=list(targets),
+            replace=list(replace),
+        ),
+    )
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@LOCKFILE_OPTION
+@click.option(
+    "--parallelism",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Jobs at once per provider and environment.",
+)
+@click.option("--target", "targets", multiple=True, help="Apply only this job (repeatable).")
+@click.option("--replace", "replace", multiple=True, help="Run this job again (repeatable).")
+@click.option("--no-wait", is_flag=True, help="Start and record the jobs, then return.")
+@click.option("--prune", is_flag=True, help="Drop lock entries whose spec is gone.")
+@click.option(
+    "--lock-timeout",
+    default=30.0,
+    show_default=True,
+    type=float,
+    help="Seconds to wait for another apply holding the lockfile.",
+)
+@click.option("--output", type=OUTPUT_CHOICE, default="text", show_default=True)
+@click.pass_context
+def apply(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    lockfile: str,
+    parallelism: int,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
+    no_wait: bool,
+    prune: bool,
+    lock_timeout: float,
+    output: str,
+) -> None:
+    """Run the plan: start, follow, download results, record them (default PATH: specs/)."""
+    from specrunner.commands import apply as command
+
+    options = command.ApplyOptions(
+        lockfile=lockfile,
+        parallelism=parallelism,
+        targets=list(targets),
+        replace=list(replace),
+        wait=not no_wait,
+        prune=prune,
+        output=output,
+        lock_timeout=lock_timeout,
+    )
+    _run(ctx, lambda: command.run(list(paths) or ["specs"], options))
 
 
 @main.command()

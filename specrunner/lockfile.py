@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -140,6 +141,22 @@ def save_lock(path: Path, lock: Lock) -> Lock:
     written = lock.model_copy(update={"serial": lock.serial + 1})
     write_atomic(path, dump_lock(written))
     return written
+
+
+class LockWriter:
+    """The apply's lock state: each job change is applied and written at once.
+
+    Job threads share one writer; its mutex keeps every write a whole, newer lock.
+    """
+
+    def __init__(self, path: Path, lock: Lock) -> None:
+        self.path = path
+        self.lock = lock
+        self._mutex = threading.Lock()
+
+    def put(self, name: str, job: LockedJob | None) -> None:
+        with self._mutex:
+            self.lock = save_lock(self.path, self.lock.with_job(name, job))
 
 
 @contextlib.contextmanager

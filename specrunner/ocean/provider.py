@@ -1,21 +1,16 @@
 """`DataServiceProvider`: one method per Ocean Provider v2 endpoint used by compute (§4).
 
-Policy here, I/O in an injectable `httpx.Client`. Failures: ProviderError (an error answer,
-any §1.1 body shape) └── ProviderUnreachableError (no answer after the allowed retries).
-Retries: a connection that failed before sending, for every call; timeouts, dropped
-connections and 429/502/503/504 only for idempotent calls, so a compute start is never
-resent once it may have arrived. Signed calls are re-signed per attempt: a provider
-consumes a nonce when it sees it (§3.3).
+Endpoints, bodies and signatures here; the HTTP policy (retries, backoff, streamed
+downloads, ProviderError/ProviderUnreachableError) is `transport.Transport`, and the root
+document and error bodies are read by `protocol`. Signed calls are re-signed per attempt:
+a provider consumes a nonce when it sees it (§3.3).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -23,9 +18,18 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from specrunner.atomic import atomic_writer
-from specrunner.errors import ProviderError, ProviderUnreachableError
+from specrunner.errors import ProviderError
 from specrunner.ocean.models import AlgorithmMetadata, ComputeInput, JobStatus
+from specrunner.ocean.protocol import (
+    OCEAN_NODE,
+    PROVIDER_V2,
+    ProviderInfo,
+    as_list,
+    describe_error_body,
+    error_from_response,
+    get_root_uri,
+    json_body,
+)
 from specrunner.ocean.signing import (
     Signer,
     as_signer,
@@ -33,70 +37,20 @@ from specrunner.ocean.signing import (
     compute_result_message,
     compute_start_message,
 )
+from specrunner.ocean.transport import Download, Transport
 
-PROVIDER_V2 = "provider-v2"
-OCEAN_NODE = "ocean-node"
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)  # safe to resend
-CHUNK = 1 << 16
-
-
-def get_root_uri(service_endpoint: str) -> str:
-    """The provider root of a `serviceEndpoint`, as ocean.py's `get_root_uri` (§2.2): cut at
-    the first "/api", drop two segments after ".../services/", strip slashes.
-    ProviderError when it is not an http(s) URL."""
-    uri = service_endpoint.strip()
-    if "/api" in uri:
-        uri = uri[: uri.find("/api")]
-    parts = uri.split("/")
-    if len(parts) >= 2 and parts[-2] == "services":
-        uri = "/".join(parts[:-2])
-    uri = uri.rstrip("/")
-    if not uri.startswith(("http://", "https://")) or len(uri.split("/")) < 3:
-        raise ProviderError(f"not a provider URL: {service_endpoint!r}", endpoint="root")
-    return uri
-
-
-@dataclass(frozen=True)
-class ProviderInfo:
-    """A provider's root answer (§2.1): endpoint table, and `dialect` ("provider-v2", or
-    "ocean-node" when `software` says "Ocean-Node", §10.2)."""
-
-    root: str
-    endpoints: dict[str, tuple[str, str]]
-    dialect: str
-    raw: dict[str, Any]
-
-    @classmethod
-    def parse(cls, root: str, body: Any) -> ProviderInfo:
-        """ProviderError unless the body has `serviceEndpoints` and a provider address (§2.2)."""
-        table = body.get("serviceEndpoints") if isinstance(body, dict) else None
-        if not isinstance(table, dict) or not (
-            {"providerAddresses", "providerAddress"} & set(body)
-        ):
-            raise ProviderError(
-                f"{root} is not an Ocean Provider (no serviceEndpoints/providerAddresses)",
-                payload=body,
-                endpoint="root",
-            )
-        endpoints = {
-            # ocean.py joins root and path with one "/" (§2.2 build_endpoint).
-            str(name): (str(v[0]).upper(), f"{root}/{str(v[1]).strip('/')}")
-            for name, v in table.items()
-            if isinstance(v, list) and len(v) == 2
-        }
-        software = str(body.get("software") or "").lower().replace("-", "").replace(" ", "")
-        dialect = OCEAN_NODE if software == "oceannode" else PROVIDER_V2
-        return cls(root=root, endpoints=endpoints, dialect=dialect, raw=body)
-
-    def endpoint(self, name: str) -> tuple[str, str]:
-        """(method, url); exact name, else case-insensitive as ocean.js (§2.2; `fileInfo`)."""
-        found = self.endpoints.get(name) or next(
-            (v for k, v in self.endpoints.items() if k.lower() == name.lower()), None
-        )
-        if found is None:
-            raise ProviderError(f"provider {self.root} does not offer {name!r}", endpoint=name)
-        return found
+__all__ = [
+    "OCEAN_NODE",
+    "PROVIDER_V2",
+    "DataServiceProvider",
+    "Download",
+    "ProviderInfo",
+    "describe_error_body",
+    "error_from_response",
+    "get_root_uri",
+    "parse_nonce",
+    "shared_provider",
+]
 
 
 def parse_nonce(value: Any) -> int:
@@ -109,59 +63,6 @@ def parse_nonce(value: Any) -> int:
     if not number.is_finite():
         raise ProviderError(f"provider answered a nonce that is not a number: {value!r}")
     return int(number.to_integral_value(rounding=ROUND_FLOOR))
-
-
-def describe_error_body(payload: Any, fallback: str = "") -> str:
-    """The provider's own message from any §1.1 error body (and ocean-node's JSON string)."""
-    if isinstance(payload, dict):
-        if "errors" in payload:  # flask-sieve; errors.signature may be a plain string
-            return _fields_text(payload["errors"]) or str(payload.get("message") or fallback)
-        if "error" in payload:  # route errors, unhandled exceptions (+context), passthrough
-            return _fields_text(payload["error"]) or fallback
-        if "message" in payload:
-            return str(payload["message"])
-    if isinstance(payload, str):  # not JSON at all, or a JSON string
-        return _clip(" ".join(payload.split())) or fallback
-    return fallback if payload is None else _clip(json.dumps(payload))
-
-
-def _fields_text(errors: Any) -> str:
-    if not isinstance(errors, dict):
-        return "" if errors in (None, "") else _clip(str(errors))
-    return _clip(
-        "; ".join(
-            f"{name}: " + ("; ".join(map(str, value)) if isinstance(value, list) else str(value))
-            for name, value in errors.items()
-        )
-    )
-
-
-def _clip(text: str, limit: int = 500) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def error_from_response(response: httpx.Response, endpoint: str) -> ProviderError:
-    """One ProviderError with the provider's message, the HTTP status and the decoded body."""
-    try:
-        payload: Any = response.json()
-    except ValueError:
-        payload = response.text
-    return ProviderError(
-        f"{endpoint} failed (HTTP {response.status_code}): "
-        + describe_error_body(payload, response.reason_phrase),
-        status_code=response.status_code,
-        payload=payload,
-        endpoint=endpoint,
-    )
-
-
-@dataclass(frozen=True)
-class Download:
-    """A file written by a streamed download."""
-
-    path: Path
-    size: int
-    sha256: str
 
 
 class DataServiceProvider:
@@ -180,10 +81,11 @@ class DataServiceProvider:
         backoff: float = 0.25,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._http = client or httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)), follow_redirects=True
+        self._transport = Transport(
+            client, timeout=timeout, retries=retries, backoff=backoff, sleep=sleep
         )
-        self._retries, self._backoff, self._sleep = max(0, retries), backoff, sleep
+        self._http = self._transport.client
+        self._send = self._transport.send
         self._lock = threading.Lock()
         self._roots: dict[str, ProviderInfo] = {}
         self._issued: dict[tuple[str, str], int] = {}
@@ -200,14 +102,14 @@ class DataServiceProvider:
         response = self._send(lambda: self._http.get(root), True, "root", root)
         if response.status_code != 200:
             raise error_from_response(response, "root")
-        info = ProviderInfo.parse(root, _json(response, "root"))
+        info = ProviderInfo.parse(root, json_body(response, "root"))
         with self._lock:
             return self._roots.setdefault(root, info)
 
     def get_nonce(self, service_endpoint: str, address: str) -> str:
         """`GET nonce` (§4.2): the last nonce stored for `address`, as sent (a string)."""
         params = {"userAddress": address}
-        body = _json(self._call(service_endpoint, "nonce", lambda: {"params": params}), "nonce")
+        body = json_body(self._call(service_endpoint, "nonce", lambda: {"params": params}), "nonce")
         value = body.get("nonce") if isinstance(body, dict) else body
         return "0" if value is None else str(value)  # ocean.js counts a missing one as 0
 
@@ -224,14 +126,16 @@ class DataServiceProvider:
     def fileinfo(self, service_endpoint: str, did: str, service_id: str) -> list[dict[str, Any]]:
         """`POST fileinfo` (§4.3): one entry per file of the service, each with `valid`."""
         body = {"did": did, "serviceId": service_id}
-        answer = _json(self._call(service_endpoint, "fileinfo", lambda: {"json": body}), "fileinfo")
-        return [dict(item) for item in _as_list(answer, "fileinfo")]
+        answer = json_body(
+            self._call(service_endpoint, "fileinfo", lambda: {"json": body}), "fileinfo"
+        )
+        return [dict(item) for item in as_list(answer, "fileinfo")]
 
     def compute_environments(self, service_endpoint: str, chain_id: int | None = None) -> Any:
         """`GET computeEnvironments` (§4.4) as sent: a dict keyed by chain id, or a list."""
         params = {} if chain_id is None else {"chainId": str(chain_id)}
         response = self._call(service_endpoint, "computeEnvironments", lambda: {"params": params})
-        return _json(response, "computeEnvironments")
+        return json_body(response, "computeEnvironments")
 
     def initialize_compute(
         self,
@@ -250,7 +154,7 @@ class DataServiceProvider:
             "consumerAddress": consumer_address,
         }
         response = self._call(service_endpoint, "initializeCompute", lambda: {"json": body})
-        answer = _json(response, "initializeCompute")
+        answer = json_body(response, "initializeCompute")
         if not isinstance(answer, dict):
             raise ProviderError("initializeCompute answered no object", payload=answer)
         return answer
@@ -261,7 +165,7 @@ class DataServiceProvider:
         """`GET compute` (§4.7, unsigned): the owner's jobs; `[]` for a job not theirs."""
         params = {"consumerAddress": consumer_address, **({"jobId": job_id} if job_id else {})}
         response = self._call(service_endpoint, "computeStatus", lambda: {"params": params})
-        return _jobs(_json(response, "computeStatus"), "computeStatus")
+        return _jobs(json_body(response, "computeStatus"), "computeStatus")
 
     def start_compute(
         self, service_endpoint: str, consumer_wallet: Any, payload: dict[str, Any]
@@ -279,7 +183,7 @@ class DataServiceProvider:
             return {"json": {**payload, "consumerAddress": signer.address, **signed}}
 
         response = self._call(service_endpoint, "computeStart", prepare, False, (200, 201))
-        jobs = _jobs(_json(response, "computeStart"), "computeStart")
+        jobs = _jobs(json_body(response, "computeStart"), "computeStart")
         if not jobs:
             raise ProviderError("computeStart answered no job", endpoint="computeStart")
         return jobs[0]
@@ -315,38 +219,15 @@ class DataServiceProvider:
 
     def download(self, url: str) -> bytes:
         """The bytes behind a signed result URL (single use: resent only if never sent)."""
-        response = self._send(lambda: self._http.get(url), False, "computeResult", _origin(url))
-        if response.status_code != 200:
-            raise error_from_response(response, "computeResult")
-        return response.content
+        return self._transport.download(url)
 
     def download_to(self, url: str, path: Path | str) -> Download:
         """Stream a signed result URL into `path` in chunks, atomically; size and sha256."""
-        request = self._http.build_request("GET", url)
-        send = lambda: self._http.send(request, stream=True)  # noqa: E731
-        response = self._send(send, False, "computeResult", _origin(url))
-        digest, size = hashlib.sha256(), 0
-        try:
-            if response.status_code != 200:
-                response.read()
-                raise error_from_response(response, "computeResult")
-            with atomic_writer(Path(path)) as handle:
-                for chunk in response.iter_bytes(CHUNK):
-                    handle.write(chunk)
-                    digest.update(chunk)
-                    size += len(chunk)
-        except httpx.TransportError as exc:
-            raise _unreachable(exc, "computeResult", _origin(url), maybe_done=False) from None
-        finally:
-            response.close()
-        return Download(Path(path), size, digest.hexdigest())
+        return self._transport.download_to(url, path)
 
-    def get_json(self, url: str, endpoint: str) -> Any:
+    def getjson_body(self, url: str, endpoint: str) -> Any:
         """An idempotent GET of a JSON document under this policy (Aquarius uses it)."""
-        response = self._send(lambda: self._http.get(url), True, endpoint, _origin(url))
-        if response.status_code != 200:
-            raise error_from_response(response, endpoint)
-        return _json(response, endpoint)
+        return self._transport.getjson_body(url, endpoint)
 
     def _require_v2(self, service_endpoint: str) -> ProviderInfo:
         """ocean-node signs `address + nonce + command` (§10.2): not supported yet."""
@@ -374,7 +255,7 @@ class DataServiceProvider:
             base = {"consumerAddress": signer.address, "documentId": did, "jobId": job_id}
             return {"params": {**base, **signed}}
 
-        return _json(self._call(endpoint, name, prepare), name)
+        return json_body(self._call(endpoint, name, prepare), name)
 
     def _call(
         self,
@@ -393,34 +274,6 @@ class DataServiceProvider:
             raise error_from_response(response, name)
         return response
 
-    def _send(
-        self, attempt: Callable[[], httpx.Response], idempotent: bool, endpoint: str, target: str
-    ) -> httpx.Response:
-        """`attempt()` with bounded retries and exponential backoff (module docstring)."""
-        for number in range(self._retries + 1):
-            last = number == self._retries
-            try:
-                response = attempt()
-            except httpx.TransportError as exc:
-                not_sent = isinstance(exc, NOT_SENT)
-                if last or not (idempotent or not_sent):
-                    maybe_done = not (idempotent or not_sent)
-                    raise _unreachable(exc, endpoint, target, maybe_done=maybe_done) from None
-                self._pause(number, None)
-                continue
-            if idempotent and not last and response.status_code in RETRY_STATUSES:
-                response.close()
-                self._pause(number, response.headers.get("retry-after"))
-                continue
-            return response
-        raise AssertionError("unreachable: the last attempt returns or raises")
-
-    def _pause(self, number: int, retry_after: str | None) -> None:
-        delay = min(self._backoff * 2**number, 10.0)
-        if retry_after and retry_after.strip().isdigit():
-            delay = max(delay, min(float(retry_after), 30.0))
-        self._sleep(delay)
-
 
 def _result_params(signer: Signer, job_id: str, index: int, nonce: int) -> dict[str, str]:
     signature = signer.sign(f"{compute_result_message(signer.address, job_id, index)}{nonce}")
@@ -433,44 +286,10 @@ def _result_params(signer: Signer, job_id: str, index: int, nonce: int) -> dict[
     }
 
 
-def _unreachable(
-    exc: httpx.TransportError, endpoint: str, target: str, *, maybe_done: bool
-) -> ProviderUnreachableError:
-    hint = "; it may have been processed, check before retrying" if maybe_done else ""
-    return ProviderUnreachableError(
-        f"no answer from {target} to {endpoint} ({type(exc).__name__}){hint}", endpoint=endpoint
-    )
-
-
-def _origin(url: str) -> str:
-    parsed = httpx.URL(url)
-    return f"{parsed.scheme}://{parsed.netloc.decode()}"
-
-
-def _json(response: httpx.Response, endpoint: str) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        raise ProviderError(
-            f"{endpoint} answered HTTP {response.status_code} with a body that is not JSON",
-            status_code=response.status_code,
-            payload=response.text[:500],
-            endpoint=endpoint,
-        ) from None
-
-
-def _as_list(body: Any, endpoint: str) -> list[Any]:
-    if isinstance(body, list):
-        return body
-    if isinstance(body, dict):
-        return [body]
-    raise ProviderError(f"{endpoint} answered neither a list nor an object", payload=body)
-
-
 def _jobs(body: Any, endpoint: str) -> list[JobStatus]:
     """Jobs from a list (Provider v2) or one object (ocean.py accepts both, §4.6)."""
     try:
-        return [JobStatus.model_validate(item) for item in _as_list(body, endpoint)]
+        return [JobStatus.model_validate(item) for item in as_list(body, endpoint)]
     except ValidationError as exc:
         raise ProviderError(
             f"{endpoint} answered a malformed job: {exc.errors()[0]['msg']}",

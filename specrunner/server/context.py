@@ -43,6 +43,8 @@ def load_provider_key(data_dir: Path) -> signing.Signer:
 
 
 def build_context(config: ProviderConfig, data_dir: Path) -> ProviderContext:
+    # Absolute: the sandbox binds job folders by path from another mount namespace.
+    data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(data_dir, 0o700)
     signer = load_provider_key(data_dir)

@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from specrunner.errors import SandboxError
 from specrunner.server.config import EnvironmentConfig, ProviderConfig
 from specrunner.server.jobfiles import JobFolder, ProvisioningError
 from specrunner.server.store import JobRecord, Store
@@ -90,22 +91,26 @@ class Engine:
     def _run_guarded(self, job_id: str) -> None:
         try:
             self._run(job_id)
+        except SandboxError as exc:
+            log.error("job %s: %s", job_id, exc)
+            self._end_on_error(job_id, "sandbox-error", str(exc))
         except Exception:  # a bug must end the job, never leave it running forever
             log.exception("job %s failed inside the provider", job_id)
-            job = self.store.get_job(job_id)
-            if job is not None and job.date_finished is None:
-                self._finish(
-                    job,
-                    {
-                        "exitCode": None,
-                        "OOMKilled": False,
-                        "reason": "error",
-                        "message": "internal provider error while running the job",
-                    },
-                )
+            self._end_on_error(job_id, "error", "internal provider error while running the job")
         finally:
             with self._lock:
                 self._stops.pop(job_id, None)
+
+    def _end_on_error(self, job_id: str, reason: str, message: str) -> None:
+        job = self.store.get_job(job_id)
+        if job is not None and job.date_finished is None:
+            termination: dict[str, object] = {
+                "exitCode": None,
+                "OOMKilled": False,
+                "reason": reason,
+                "message": message,
+            }
+            self._finish(job, termination)
 
     def _run(self, job_id: str) -> None:
         job = self.store.get_job(job_id)

@@ -1,0 +1,65 @@
+"""`specrunner apply`: run the plan, recording every state change in the lockfile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from specrunner import report
+from specrunner.commands.session import open_session
+from specrunner.errors import SpecRunnerError
+from specrunner.executor import Executor
+from specrunner.lockfile import LockWriter, exclusive, load_lock
+from specrunner.manifest import load_manifests
+from specrunner.plan import make_plan
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    lockfile: str = "specrunner.lock.json"
+    parallelism: int = 2
+    targets: list[str] = field(default_factory=list)
+    replace: list[str] = field(default_factory=list)
+    wait: bool = True
+    prune: bool = False
+    output: str = "text"
+    lock_timeout: float = 30.0
+
+
+def run(paths: list[str], options: ApplyOptions) -> int:
+    specs = load_manifests(paths)
+    if not options.wait and any(spec.provider is None for spec in specs):
+        raise SpecRunnerError(
+            "--no-wait needs a provider that outlives this command; the embedded provider "
+            "stops when apply ends: run `specrunner provider serve` and set provider.url"
+        )
+    lockfile = Path(options.lockfile)
+    with exclusive(lockfile, timeout=options.lock_timeout), open_session(specs) as session:
+        lock = load_lock(lockfile)
+        resolved = session.resolver.resolve_all(specs)
+        plan = make_plan(resolved, lock, targets=options.targets, replace=options.replace)
+        emit = report.json_line if options.output == "json" else report.event_text
+        if options.output == "json":
+            report.json_line({"event": "plan", **report.plan_json(plan)})
+        else:
+            report.plan_text(plan, prune=options.prune)
+            report.line("")
+        executor = Executor(
+            client=session.client,
+            signers=session.resolver.signers,
+            writer=LockWriter(lockfile, lock),
+            emit=emit,
+            workdir=Path.cwd(),
+            parallelism=max(1, options.parallelism),
+            wait=options.wait,
+            prune=options.prune,
+        )
+        outcomes = executor.execute(plan)
+    failed = [outcome for outcome in outcomes if not outcome.ok]
+    if failed:
+        names = ", ".join(f"{o.name} ({o.message})" for o in failed)
+        raise SpecRunnerError(f"{len(failed)} job{'s' if len(failed) > 1 else ''} failed: {names}")
+    if options.output != "json":
+        changed = sum(1 for o in outcomes if o.action in ("create", "replace", "resume"))
+        report.line(f"\nApply complete: {changed} job(s) run, lock in {lockfile}.")
+    return 0

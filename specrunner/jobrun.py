@@ -1,0 +1,380 @@
+"""One job's life under apply: order, record, start (or adopt), follow, download.
+
+Crash safety (design §6): the orders a job will use are written to the lock *before* the
+start request; the main order becomes the job's `agreementId`. A rerun that finds a
+pending entry first looks for a job with that agreementId among the owner's jobs and
+adopts it, so a job is never started twice for one spec.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from specrunner.errors import ProviderError, ProviderUnreachableError, SpecRunnerError
+from specrunner.lockfile import (
+    LockedAlgorithm,
+    LockedInput,
+    LockedJob,
+    LockedResult,
+    LockWriter,
+)
+from specrunner.ocean.compute import build_start_payload
+from specrunner.ocean.models import DDO, AlgorithmMetadata, ComputeInput, JobStatus, Service
+from specrunner.ocean.provider import DataServiceProvider
+from specrunner.ocean.signing import Signer
+from specrunner.resolved import ResolvedJob
+from specrunner.results import result_path
+
+Emit = Callable[[dict[str, Any]], None]
+SUCCESS_STATUSES = (70, 71)  # 71 "Job settling" is success on ocean-node (reference §10.3)
+
+
+class JobFailed(SpecRunnerError):
+    """The job ran and failed (or could not start); the lock says why."""
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """Quick to notice a short job's end, polite on long ones: delays grow 1.5 times with ±20%
+    jitter from `first` up to `longest` seconds."""
+
+    first: float = 0.05
+    longest: float = 5.0
+    grace: float = 60.0  # how long to wait for a stopped job to report its end
+
+    def delays(self) -> Any:
+        delay = self.first
+        while True:
+            yield delay * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
+            delay = min(self.longest, delay * 1.5)
+
+
+@dataclass
+class JobRun:
+    client: DataServiceProvider
+    signer: Signer
+    writer: LockWriter
+    emit: Emit
+    signing_lock: threading.Lock  # one per (provider, owner): signed calls must not interleave
+    poll: PollPolicy
+    workdir: Path
+
+    def start(self, job: ResolvedJob, pending: LockedJob | None) -> LockedJob:
+        """A started entry for `job`: adopted when the lock's pending orders already ran."""
+        if pending is not None and pending.inputs and pending.inputs[0].transferTxId:
+            adopted = self._adopt(job, pending)
+            if adopted is not None:
+                return adopted
+            entry = pending
+        else:
+            entry = self._order(job)
+            self.writer.put(job.name, entry)
+        try:
+            status = self._send_start(job, entry)
+        except ProviderUnreachableError:
+            adopted = self._adopt(job, entry)
+            if adopted is None:
+                raise
+            return adopted
+        except ProviderError as exc:
+            if "already in use" in str(exc):
+                adopted = self._adopt(job, entry)
+                if adopted is not None:
+                    return adopted
+            if "order_invalid" in str(exc) and pending is not None:
+                # The recorded orders expired while nothing ran: order again, once.
+                return self.start(job, None)
+            raise
+        return self._record_started(job, entry, status)
+
+    def _order(self, job: ResolvedJob) -> LockedJob:
+        valid_until = int(time.time() + (job.timeoutSeconds or 3600) + 3600)
+        algorithm: ComputeInput | AlgorithmMetadata = _algorithm_input(job)
+        answer = self.client.initialize_compute(
+            job.provider,
+            [_dataset_input(job, i) for i in range(len(job.inputs))],
+            algorithm,
+            job.environment.id,
+            valid_until,
+            self.signer.address,
+        )
+        orders = [
+            _valid_order(item, job, f"dataset {job.inputs[i].label}")
+            for i, item in enumerate(answer.get("datasets") or [])
+        ]
+        if len(orders) != len(job.inputs):
+            raise JobFailed(
+                f"{job.name}: initializeCompute answered {len(orders)} orders "
+                f"for {len(job.inputs)} datasets"
+            )
+        algo_order = None
+        if job.algorithm.did:
+            algo_order = _valid_order(answer.get("algorithm") or {}, job, "algorithm")
+        return LockedJob(
+            specDigest=job.specDigest,
+            fingerprints=job.fingerprints,
+            provider=job.provider,
+            chainId=job.chainId,
+            dialect=job.dialect,
+            environment=job.environment.id,
+            owner=job.owner,
+            phase="pending",
+            inputs=[
+                LockedInput(
+                    did=i.did,
+                    serviceId=i.serviceId,
+                    ddoDigest=i.ddoDigest,
+                    transferTxId=order,
+                    path=None if i.label == i.did else i.label,
+                )
+                for i, order in zip(job.inputs, orders, strict=True)
+            ],
+            algorithm=LockedAlgorithm(
+                did=job.algorithm.did,
+                serviceId=job.algorithm.serviceId,
+                digest=job.algorithm.digest,
+                transferTxId=algo_order,
+            ),
+        )
+
+    def _send_start(self, job: ResolvedJob, entry: LockedJob) -> JobStatus:
+        datasets = [
+            _dataset_input(job, i, entry.inputs[i].transferTxId) for i in range(len(job.inputs))
+        ]
+        algorithm = _algorithm_input(job, entry.algorithm.transferTxId)
+        published = algorithm if isinstance(algorithm, ComputeInput) else None
+        meta = algorithm if isinstance(algorithm, AlgorithmMetadata) else None
+        payload = build_start_payload(
+            datasets[0], job.environment.id, published, meta, job.algorithm.customData, datasets[1:]
+        )
+        with self.signing_lock:
+            return self.client.start_compute(job.provider, self.signer, payload)
+
+    def _adopt(self, job: ResolvedJob, entry: LockedJob) -> LockedJob | None:
+        agreement = (entry.inputs[0].transferTxId or "").lower()
+        for status in self.client.compute_status(job.provider, self.signer.address):
+            if (status.agreementId or "").lower() == agreement:
+                self.emit({"event": "adopted", "job": job.name, "jobId": status.jobId})
+                return self._record_started(job, entry, status)
+        return None
+
+    def _record_started(self, job: ResolvedJob, entry: LockedJob, status: JobStatus) -> LockedJob:
+        started = entry.model_copy(
+            update={
+                "phase": "started",
+                "jobId": status.jobId,
+                "status": status.status,
+                "statusText": status.statusText,
+                "dateCreated": status.dateCreated,
+            }
+        )
+        self.writer.put(job.name, started)
+        self.emit(
+            {
+                "event": "started",
+                "job": job.name,
+                "jobId": status.jobId,
+                "environment": job.environment.id,
+                "provider": job.provider,
+            }
+        )
+        return started
+
+    def follow(self, job: ResolvedJob, entry: LockedJob) -> tuple[LockedJob, JobStatus]:
+        """Poll until the job ends; past `policy.timeout` stop it. Returns the final status."""
+        job_id = entry.jobId
+        assert job_id is not None
+        deadline = _deadline(job, entry)
+        stopped_at: float | None = None
+        for delay in self.poll.delays():
+            status = self._status(job, job_id)
+            if status.status != entry.status:
+                entry = entry.model_copy(
+                    update={"status": status.status, "statusText": status.statusText}
+                )
+                self.writer.put(job.name, entry)
+                self.emit(
+                    {
+                        "event": "status",
+                        "job": job.name,
+                        "status": status.status,
+                        "statusText": status.statusText.strip(),
+                    }
+                )
+            if status.finished:
+                return entry, status
+            now = time.time()
+            if deadline is not None and now > deadline and stopped_at is None:
+                self.stop(job, job_id)
+                stopped_at = now
+                self.emit({"event": "timeout", "job": job.name, "seconds": job.timeoutSeconds})
+            if stopped_at is not None and now - stopped_at > self.poll.grace:
+                raise JobFailed(
+                    f"{job.name}: job {job_id} did not end after it was "
+                    f"stopped for exceeding its timeout"
+                )
+            time.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def stop(self, job: ResolvedJob, job_id: str) -> None:
+        with self.signing_lock:
+            self.client.stop_compute(job.provider, self.signer, job_id, job.inputs[0].did)
+
+    def _status(self, job: ResolvedJob, job_id: str) -> JobStatus:
+        jobs = self.client.compute_status(job.provider, self.signer.address, job_id)
+        found = next((j for j in jobs if j.jobId == job_id or job_id.endswith("-" + j.jobId)), None)
+        if found is None:
+            raise JobFailed(f"{job.name}: job {job_id} vanished from {job.provider}")
+        return found
+
+    def collect(
+        self, job: ResolvedJob, entry: LockedJob, status: JobStatus, previous: LockedJob | None
+    ) -> LockedJob:
+        """Download every result (logs of failed jobs too); record each with its sha256."""
+        assert entry.jobId is not None
+        _remove_old_results(previous, self.workdir)
+        outputs = self.workdir / job.outputsDir
+        recorded: list[LockedResult] = []
+        for position, result in enumerate(status.results):
+            index = position if result.index is None else result.index
+            target = result_path(outputs, result.type, result.filename)
+            with self.signing_lock:
+                (url,) = self.client.compute_result_urls(
+                    job.provider, self.signer, entry.jobId, [index]
+                )
+                download = self.client.download_to(url, target)
+            if result.sha256 and download.sha256 != result.sha256:
+                target.unlink(missing_ok=True)
+                raise JobFailed(
+                    f"{job.name}: result {result.filename} arrived corrupted "
+                    f"(sha256 {download.sha256}, provider says {result.sha256})"
+                )
+            recorded.append(
+                LockedResult(
+                    index=index,
+                    type=result.type,
+                    filename=result.filename,
+                    filesize=download.size,
+                    sha256=download.sha256,
+                    path=_relative(target, self.workdir),
+                )
+            )
+            entry = entry.model_copy(update={"results": list(recorded)})
+            self.writer.put(job.name, entry)
+            self.emit(
+                {
+                    "event": "result",
+                    "job": job.name,
+                    "filename": result.filename,
+                    "path": _relative(target, self.workdir),
+                    "sha256": download.sha256,
+                }
+            )
+        return self._finish(job, entry, status)
+
+    def _finish(self, job: ResolvedJob, entry: LockedJob, status: JobStatus) -> LockedJob:
+        details = status.terminationDetails or {}
+        exit_code = details.get("exitCode")
+        error = _failure(status, exit_code, details)
+        finished = entry.model_copy(
+            update={
+                "phase": "failed" if error else "finished",
+                "status": status.status,
+                "statusText": status.statusText,
+                "dateFinished": status.dateFinished,
+                "exitCode": exit_code if isinstance(exit_code, int) else None,
+                "error": error,
+            }
+        )
+        self.writer.put(job.name, finished)
+        self.emit(
+            {
+                "event": "failed" if error else "finished",
+                "job": job.name,
+                "jobId": entry.jobId,
+                "error": error,
+                "results": len(finished.results),
+            }
+        )
+        return finished
+
+
+def _failure(status: JobStatus, exit_code: Any, details: dict[str, Any]) -> str | None:
+    """Why a finished job counts as failed, or None when it succeeded."""
+    if status.status not in SUCCESS_STATUSES:
+        return f"status {status.status} {status.statusText.strip()}"
+    reason = details.get("reason")
+    if reason not in (None, "exited"):
+        return str(details.get("message") or reason)
+    if status.stopreq:
+        return "stopped"
+    if isinstance(exit_code, int) and exit_code != 0:
+        return f"the algorithm exited with code {exit_code}"
+    return None
+
+
+def _deadline(job: ResolvedJob, entry: LockedJob) -> float | None:
+    if job.timeoutSeconds is None:
+        return None
+    try:
+        started = float(entry.dateCreated) if entry.dateCreated else time.time()
+    except ValueError:
+        started = time.time()
+    return started + job.timeoutSeconds
+
+
+def _valid_order(item: Any, job: ResolvedJob, what: str) -> str:
+    order = item.get("validOrder") if isinstance(item, dict) else None
+    if not isinstance(order, str) or not order:
+        if isinstance(item, dict) and item.get("providerFee"):
+            raise JobFailed(
+                f"{job.name}: environment {job.environment.id} is paid, and paying "
+                f"for {what} needs an on-chain order, which specrunner cannot "
+                f"place yet: choose a free environment"
+            )
+        raise JobFailed(f"{job.name}: initializeCompute gave no order for {what}")
+    return order
+
+
+def _stub_ddo(did: str, service_id: str, service_type: str) -> tuple[DDO, Service]:
+    service = Service(id=service_id, type=service_type)
+    return DDO(id=did, services=[service]), service
+
+
+def _dataset_input(job: ResolvedJob, index: int, order: str | None = None) -> ComputeInput:
+    item = job.inputs[index]
+    ddo, service = _stub_ddo(item.did, item.serviceId, "compute")
+    return ComputeInput(
+        ddo, service, transfer_tx_id=order or item.transferTxId, userdata=item.userdata
+    )
+
+
+def _algorithm_input(
+    job: ResolvedJob, order: str | None = None
+) -> ComputeInput | AlgorithmMetadata:
+    algorithm = job.algorithm
+    if algorithm.did and algorithm.serviceId:
+        ddo, service = _stub_ddo(algorithm.did, algorithm.serviceId, "access")
+        return ComputeInput(ddo, service, transfer_tx_id=order or algorithm.transferTxId)
+    return AlgorithmMetadata.model_validate(algorithm.meta or {})
+
+
+def _remove_old_results(previous: LockedJob | None, workdir: Path) -> None:
+    """A replaced job's recorded result files go, so no stale output survives a rerun."""
+    for result in previous.results if previous else []:
+        path = workdir / result.path
+        if path.is_file() and workdir.resolve() in path.resolve().parents:
+            path.unlink()
+
+
+def _relative(path: Path, workdir: Path) -> str:
+    try:
+        return path.resolve().relative_to(workdir.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
