@@ -151,6 +151,76 @@ def apply(
 
 
 @main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@LOCKFILE_OPTION
+@click.option("--output", type=OUTPUT_CHOICE, default="text", show_default=True)
+@click.pass_context
+def status(ctx: click.Context, paths: tuple[str, ...], lockfile: str, output: str) -> None:
+    """Refresh recorded jobs from their providers; exit 2 when out of sync."""
+    from specrunner.commands import status as command
+
+    _run(ctx, lambda: command.run(list(paths), lockfile, output=output))
+
+
+@main.command()
+@click.argument("name")
+@LOCKFILE_OPTION
+@click.option("--follow", "-f", is_flag=True, help="Wait for a running job to end first.")
+@click.pass_context
+def logs(ctx: click.Context, name: str, lockfile: str, follow: bool) -> None:
+    """Print a recorded job's algorithm log."""
+    from specrunner.commands import jobs
+
+    _run(ctx, lambda: jobs.logs(name, lockfile, follow=follow))
+
+
+@main.command()
+@click.argument("name")
+@LOCKFILE_OPTION
+@click.option(
+    "--dir",
+    "folder",
+    default=None,
+    type=click.Path(),
+    help="Where to put them (default: the job's outputs folder).",
+)
+@click.pass_context
+def results(ctx: click.Context, name: str, lockfile: str, folder: str | None) -> None:
+    """Download a recorded job's results again and verify their sha256."""
+    from specrunner.commands import jobs
+
+    _run(ctx, lambda: jobs.results(name, lockfile, folder))
+
+
+@main.command()
+@click.argument("names", nargs=-1, required=True)
+@LOCKFILE_OPTION
+@click.pass_context
+def stop(ctx: click.Context, names: tuple[str, ...], lockfile: str) -> None:
+    """Stop recorded jobs that are running."""
+    from specrunner.commands import jobs
+
+    _run(ctx, lambda: jobs.stop(list(names), lockfile))
+
+
+@main.command()
+@click.option(
+    "--provider",
+    "provider_url",
+    default=None,
+    help="Provider URL (default: the embedded provider).",
+)
+@click.option("--chain-id", default=None, type=int)
+@click.option("--output", type=OUTPUT_CHOICE, default="text", show_default=True)
+@click.pass_context
+def envs(ctx: click.Context, provider_url: str | None, chain_id: int | None, output: str) -> None:
+    """List the compute environments of a provider."""
+    from specrunner.commands import envs as command
+
+    _run(ctx, lambda: command.run(provider_url, chain_id, output=output))
+
+
+@main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option(
     "--provider", "provider_url", required=True, help="Provider URL (a specrunner server)."

@@ -125,6 +125,7 @@ class JobRun:
             environment=job.environment.id,
             owner=job.owner,
             phase="pending",
+            outputsDir=job.outputsDir,
             inputs=[
                 LockedInput(
                     did=i.did,

@@ -75,6 +75,7 @@ class LockedJob(LockModel):
     dateCreated: str | None = None
     dateFinished: str | None = None
     error: str | None = None
+    outputsDir: str | None = None
     inputs: list[LockedInput] = Field(default_factory=list)
     algorithm: LockedAlgorithm
     results: list[LockedResult] = Field(default_factory=list)
@@ -120,6 +121,9 @@ def load_lock(path: Path) -> Lock:
             f"{path}: lockfile version {version!r} is not supported by this specrunner "
             f"(expected {LOCK_VERSION}); it was left untouched"
         )
+    problem = _schema_problem(raw)
+    if problem is not None:
+        raise LockfileError(f"{path}: invalid lockfile at {problem}; it was left untouched")
     try:
         return Lock.model_validate(raw)
     except ValidationError as exc:
@@ -128,6 +132,22 @@ def load_lock(path: Path) -> Lock:
         raise LockfileError(
             f"{path}: invalid lockfile at $.{where}: {first['msg']}; it was left untouched"
         ) from None
+
+
+def _schema_problem(raw: dict[str, Any]) -> str | None:
+    """The first way `raw` breaks `schemas/lock.schema.json` (the public contract), if any."""
+    from jsonschema import Draft202012Validator
+
+    from specrunner.schema_files import LOCK_SCHEMA, load_schema
+
+    validator = Draft202012Validator(load_schema(LOCK_SCHEMA))
+    error = next(
+        iter(sorted(validator.iter_errors(raw), key=lambda e: [str(p) for p in e.path])), None
+    )
+    if error is None:
+        return None
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
+    return f"${where}: {error.message}"
 
 
 def dump_lock(lock: Lock) -> bytes:

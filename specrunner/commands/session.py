@@ -7,9 +7,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from specrunner import report
+from specrunner.errors import SpecRunnerError
+from specrunner.lockfile import Lock, LockedJob
 from specrunner.ocean.provider import DataServiceProvider
 from specrunner.ocean.signing import Signer
 from specrunner.resolve import Resolver
+from specrunner.resolved import ResolvedAlgorithm, ResolvedEnvironment, ResolvedInput, ResolvedJob
 from specrunner.spec import Spec
 
 
@@ -21,13 +24,16 @@ class Session:
 
 
 @contextlib.contextmanager
-def open_session(specs: Sequence[Spec], embedded: bool | None = None) -> Iterator[Session]:
-    """A provider client and resolver; the embedded provider runs while the session is open
-    when a spec has no `provider:` (or when `embedded` asks for it)."""
+def open_session(
+    specs: Sequence[Spec], embedded: bool = False, wallet: bool = False
+) -> Iterator[Session]:
+    """A provider client and resolver. The embedded provider runs while the session is
+    open when a spec has no `provider:` or `embedded` asks for it; the default wallet is
+    loaded when a spec has no `wallet:` or `wallet` asks for it."""
     from specrunner.embedded import EmbeddedProvider
 
-    need_embedded = any(spec.provider is None for spec in specs) if embedded is None else embedded
-    need_wallet = any(spec.wallet is None for spec in specs)
+    need_embedded = embedded or any(spec.provider is None for spec in specs)
+    need_wallet = wallet or any(spec.wallet is None for spec in specs)
     client = DataServiceProvider()
     try:
         signer = _default_signer() if need_wallet else None
@@ -47,3 +53,71 @@ def _default_signer() -> Signer:
     if wallet.created:
         report.error(f"created a development key for {wallet.signer.address} in {wallet.source}")
     return wallet.signer
+
+
+def entry_provider(entry: LockedJob, embedded_url: str | None) -> str:
+    """Where a recorded job lives: the embedded provider moves to a new port every run."""
+    if entry.fingerprints.get("provider") == "embedded":
+        if embedded_url is None:
+            raise SpecRunnerError("the embedded provider is not running")
+        return embedded_url
+    return entry.provider
+
+
+def needs_embedded(lock: Lock, names: Sequence[str] | None = None) -> bool:
+    return any(
+        entry.fingerprints.get("provider") == "embedded"
+        for name, entry in lock.jobs.items()
+        if names is None or name in names
+    )
+
+
+def signer_for(entry: LockedJob, session: Session) -> Signer:
+    """The wallet that owns a recorded job: the environment's key or the development key."""
+    signer = session.resolver.signers.get(entry.owner) or session.resolver.default_signer
+    if signer is None or signer.address.lower() != entry.owner.lower():
+        raise SpecRunnerError(
+            f"job {entry.jobId} belongs to {entry.owner}; set SPECRUNNER_PRIVATE_KEY to its key"
+        )
+    return signer
+
+
+def recorded(lock: Lock, name: str) -> LockedJob:
+    entry = lock.jobs.get(name)
+    if entry is None:
+        known = ", ".join(sorted(lock.jobs)) or "none"
+        raise SpecRunnerError(f"no job {name!r} in the lockfile (recorded: {known})")
+    return entry
+
+
+def job_from_lock(name: str, entry: LockedJob, provider: str) -> ResolvedJob:
+    """Enough of a resolved job to follow, stop or collect a recorded one without its spec."""
+    return ResolvedJob(
+        name=name,
+        source=f"lockfile entry {name}",
+        specDigest=entry.specDigest,
+        provider=provider,
+        chainId=entry.chainId,
+        dialect=entry.dialect,
+        embedded=entry.fingerprints.get("provider") == "embedded",
+        owner=entry.owner,
+        environment=ResolvedEnvironment(id=entry.environment, reason="recorded"),
+        inputs=[
+            ResolvedInput(
+                did=i.did,
+                serviceId=i.serviceId,
+                ddoDigest=i.ddoDigest,
+                label=i.path or i.did,
+                transferTxId=i.transferTxId,
+            )
+            for i in entry.inputs
+        ],
+        algorithm=ResolvedAlgorithm(
+            digest=entry.algorithm.digest,
+            label="recorded",
+            did=entry.algorithm.did,
+            serviceId=entry.algorithm.serviceId,
+        ),
+        outputsDir=entry.outputsDir or f"results/{name}",
+        fingerprints=entry.fingerprints,
+    )

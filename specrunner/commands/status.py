@@ -1,0 +1,168 @@
+"""`specrunner status`: refresh recorded jobs from their providers and report drift.
+
+Unfinished jobs are followed up (a job started with `apply --no-wait` that has ended gets
+its results downloaded and recorded). Exit 0 when everything is in sync, 2 when anything
+is not (running, failed, vanished, results missing or changed, inputs changed, a spec
+never applied), 1 on errors.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from specrunner import report
+from specrunner.commands.session import (
+    Session,
+    entry_provider,
+    job_from_lock,
+    needs_embedded,
+    open_session,
+    signer_for,
+)
+from specrunner.errors import ProviderError, SpecRunnerError
+from specrunner.jobrun import JobRun, PollPolicy
+from specrunner.lockfile import Lock, LockedJob, LockWriter, exclusive, load_lock
+from specrunner.manifest import load_manifests
+from specrunner.plan import changed_inputs
+from specrunner.results import file_sha256
+from specrunner.spec import Spec
+
+
+@dataclass
+class JobReport:
+    name: str
+    phase: str
+    status: int | None = None
+    status_text: str | None = None
+    job_id: str | None = None
+    drift: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "phase": self.phase,
+            "status": self.status,
+            "statusText": self.status_text,
+            "jobId": self.job_id,
+            "drift": self.drift,
+            "inSync": not self.drift,
+        }
+
+
+def run(paths: list[str], lockfile: str, output: str = "text") -> int:
+    lock_path = Path(lockfile)
+    specs = _specs(paths)
+    with exclusive(lock_path, command="status"):
+        lock = load_lock(lock_path)
+        embedded = needs_embedded(lock)
+        with open_session(specs, embedded=embedded, wallet=True) as session:
+            writer = LockWriter(lock_path, lock)
+            reports = [
+                _refresh(name, entry, session, writer) for name, entry in sorted(lock.jobs.items())
+            ]
+            _compare_specs(specs, session, writer.lock, reports)
+    if output == "json":
+        report.as_json([item.as_dict() for item in reports])
+    else:
+        _print(reports)
+    return 2 if any(item.drift for item in reports) else 0
+
+
+def _specs(paths: list[str]) -> list[Spec]:
+    if paths:
+        return load_manifests(paths)
+    return load_manifests(["specs"]) if Path("specs").is_dir() else []
+
+
+def _refresh(name: str, entry: LockedJob, session: Session, writer: LockWriter) -> JobReport:
+    item = JobReport(name, entry.phase, entry.status, entry.statusText, entry.jobId)
+    try:
+        if entry.phase == "started":
+            entry = _follow_up(name, entry, session, writer)
+            item = JobReport(name, entry.phase, entry.status, entry.statusText, entry.jobId)
+    except ProviderError as exc:
+        item.drift.append(f"provider error: {exc}")
+        return item
+    except SpecRunnerError as exc:
+        item.drift.append(str(exc))
+        return item
+    if entry.phase == "pending":
+        item.drift.append("ordered but never started: run apply")
+    elif entry.phase == "started":
+        item.drift.append("still running")
+    elif entry.phase == "failed":
+        item.drift.append(f"failed: {entry.error}")
+    item.drift.extend(_result_drift(entry))
+    return item
+
+
+def _follow_up(name: str, entry: LockedJob, session: Session, writer: LockWriter) -> LockedJob:
+    """One status request; a job that has ended gets its results collected now."""
+    provider = entry_provider(entry, session.embedded_url)
+    job = job_from_lock(name, entry, provider)
+    assert entry.jobId is not None
+    found = session.client.compute_status(provider, entry.owner, entry.jobId)
+    status = next((s for s in found if s.jobId == entry.jobId), None)
+    if status is None:
+        raise SpecRunnerError(f"job {entry.jobId} vanished from {provider}")
+    if not status.finished:
+        updated = entry.model_copy(
+            update={"status": status.status, "statusText": status.statusText}
+        )
+        writer.put(name, updated)
+        return updated
+    run = JobRun(
+        session.client,
+        signer_for(entry, session),
+        writer,
+        _quiet,
+        threading.Lock(),
+        PollPolicy(),
+        Path.cwd(),
+    )
+    return run.collect(job, entry, status, None)
+
+
+def _result_drift(entry: LockedJob) -> list[str]:
+    drift = []
+    for result in entry.results:
+        path = Path(result.path)
+        if not path.is_file():
+            drift.append(f"result missing: {result.path}")
+        elif file_sha256(path) != result.sha256:
+            drift.append(f"result changed since download: {result.path}")
+    return drift
+
+
+def _compare_specs(
+    specs: list[Spec], session: Session, lock: Lock, reports: list[JobReport]
+) -> None:
+    by_name = {item.name: item for item in reports}
+    for spec in specs:
+        entry = lock.jobs.get(spec.name)
+        if entry is None:
+            reports.append(JobReport(spec.name, "absent", drift=["not applied yet"]))
+            continue
+        resolved = session.resolver.resolve(spec)
+        changed = changed_inputs(resolved, entry)
+        if changed:
+            by_name[spec.name].drift.append("inputs changed: " + ", ".join(changed))
+
+
+def _quiet(_event: dict[str, Any]) -> None:
+    """Status reports at the end; progress events are not shown."""
+
+
+def _print(reports: list[JobReport]) -> None:
+    width = max((len(item.name) for item in reports), default=0)
+    for item in reports:
+        state = f"{item.status} {(item.status_text or '').strip()}" if item.status else item.phase
+        mark = "ok" if not item.drift else "OUT OF SYNC"
+        report.line(f"  {item.name.ljust(width)}  {item.phase:<8} {state:<28} {mark}")
+        for text in item.drift:
+            report.line(f"      {text}")
+    out = sum(1 for item in reports if item.drift)
+    report.line(f"\n{len(reports) - out} in sync, {out} out of sync.")
