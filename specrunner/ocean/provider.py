@@ -85,13 +85,12 @@ class DataServiceProvider:
             client, timeout=timeout, retries=retries, backoff=backoff, sleep=sleep
         )
         self._http = self._transport.client
-        self._send = self._transport.send
         self._lock = threading.Lock()
         self._roots: dict[str, ProviderInfo] = {}
         self._issued: dict[tuple[str, str], int] = {}
 
     def close(self) -> None:
-        self._http.close()
+        self._transport.close()
 
     def root(self, service_endpoint: str) -> ProviderInfo:
         """`GET /` of the endpoint's provider (§2), cached per root URL."""
@@ -99,7 +98,7 @@ class DataServiceProvider:
         with self._lock:
             if root in self._roots:
                 return self._roots[root]
-        response = self._send(lambda: self._http.get(root), True, "root", root)
+        response = self._transport.send(lambda: self._http.get(root), True, "root", root)
         if response.status_code != 200:
             raise error_from_response(response, "root")
         info = ProviderInfo.parse(root, json_body(response, "root"))
@@ -225,9 +224,9 @@ class DataServiceProvider:
         """Stream a signed result URL into `path` in chunks, atomically; size and sha256."""
         return self._transport.download_to(url, path)
 
-    def getjson_body(self, url: str, endpoint: str) -> Any:
+    def get_json(self, url: str, endpoint: str) -> Any:
         """An idempotent GET of a JSON document under this policy (Aquarius uses it)."""
-        return self._transport.getjson_body(url, endpoint)
+        return self._transport.get_json(url, endpoint)
 
     def _require_v2(self, service_endpoint: str) -> ProviderInfo:
         """ocean-node signs `address + nonce + command` (§10.2): not supported yet."""
@@ -269,7 +268,7 @@ class DataServiceProvider:
         info = self.root(service_endpoint)
         method, url = info.endpoint(name)
         send = lambda: self._http.request(method, url, **prepare())  # noqa: E731
-        response = self._send(send, idempotent, name, info.root)
+        response = self._transport.send(send, idempotent, name, info.root)
         if response.status_code not in ok:
             raise error_from_response(response, name)
         return response
