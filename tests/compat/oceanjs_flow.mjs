@@ -3,7 +3,7 @@
 //
 //   COMPAT_PRIVATE_KEY=0x... node tests/compat/oceanjs_flow.mjs \
 //       --provider URL --dataset DID --algorithm DID --sleeper DID \
-//       [--raw-code FILE] [--custom-data JSON] [--timeout SECONDS]
+//       [--strict-dataset DID] [--raw-code FILE] [--custom-data JSON] [--timeout SECONDS]
 //
 // The key comes from the environment only, never from argv. The library is loaded from
 // $OCEAN_JS_DIR (default: .cache/compat/js, made by scripts/setup-compat). One JSON object goes to
@@ -30,7 +30,7 @@ import path from 'node:path'
 const here = path.dirname(fileURLToPath(import.meta.url))
 const modulesDir = process.env.OCEAN_JS_DIR || path.join(here, '..', '..', '.cache', 'compat', 'js')
 const require = createRequire(path.join(modulesDir, 'package.json'))
-const { ProviderInstance, Aquarius } = require('@oceanprotocol/lib')
+const { ProviderInstance, Aquarius, downloadFile } = require('@oceanprotocol/lib')
 const { ethers } = require('ethers')
 const libVersion = JSON.parse(
   readFileSync(path.join(modulesDir, 'node_modules', '@oceanprotocol', 'lib', 'package.json'), 'utf8')
@@ -52,6 +52,7 @@ function parseArgs(argv) {
       case '--dataset': args.dataset = value; break
       case '--algorithm': args.algorithm = value; break
       case '--sleeper': args.sleeper = value; break
+      case '--strict-dataset': args.strictDataset = value; break
       case '--raw-code': args.rawCode = value; break
       case '--custom-data': args.customData = JSON.parse(value); break
       case '--timeout': args.timeout = Number(value); break
@@ -157,16 +158,13 @@ class Client {
     }
   }
 
+  // getComputeResultUrl, then ocean.js's own downloadFile (bytes plus the file name it takes
+  // from Content-Disposition).
   async download(name, jobId, index) {
     const url = await step(`${name}.url`, () =>
       ProviderInstance.getComputeResultUrl(this.url, this.wallet, jobId, index)
     )
-    return step(name, async () => {
-      const response = await fetch(url)
-      const body = Buffer.from(await response.arrayBuffer())
-      if (!response.ok) throw new Error(`HTTP ${response.status}: ${body.toString('utf8')}`)
-      return body
-    })
+    return step(name, () => downloadFile(url, index))
   }
 
   async initialize(name, datasetDid, algorithm) {
@@ -218,8 +216,14 @@ class Client {
     job.results = []
     for (const [position, entry] of results.entries()) {
       const index = entry.index ?? position
-      const bytes = await this.download(`${name}.result.${index}`, job.job_id, index)
-      job.results.push({ type: entry.type, filename: entry.filename, index, ...blob(bytes) })
+      const got = await this.download(`${name}.result.${index}`, job.job_id, index)
+      job.results.push({
+        type: entry.type,
+        filename: entry.filename,
+        index,
+        downloaded_as: got.filename,
+        ...blob(new Uint8Array(got.data))
+      })
     }
     const output = job.results.find((r) => r.type === 'output')
     if (!output) fail(`${name}.result`, `no output in ${JSON.stringify(results)}`)
@@ -245,6 +249,43 @@ class Client {
       )
       const jobs = Array.isArray(answer) ? answer : [answer]
       variants[label] = jobs.map((j) => j && j.jobId)
+    }
+  }
+
+  // What ocean.js does with inputs the strict dataset refuses: computeStart returns null and
+  // logs the provider's error body, which is captured here.
+  async runRefusals() {
+    const refusals = {}
+    report.refusals = refusals
+    const strict = this.ddos[this.args.strictDataset]
+    const sleeper = this.ddos[this.args.sleeper]
+    const cases = { untrusted: { documentId: sleeper.id, serviceId: sleeper.services[0].id } }
+    if (this.args.rawCode) cases.raw = { meta: rawAlgorithm(this.args.rawCode) }
+    for (const [label, algorithm] of Object.entries(cases)) {
+      const logged = []
+      const original = console.error
+      console.error = (...args) => {
+        logged.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '))
+        original(...args)
+      }
+      try {
+        const assets = [{ documentId: strict.id, serviceId: computeService(strict).id }]
+        const validUntil = Math.floor(Date.now() / 1000) + 3600
+        const init = await ProviderInstance.initializeCompute(
+          assets, algorithm, this.env.id, validUntil, this.url, this.address
+        )
+        const asset = { ...assets[0], transferTxId: init.datasets?.[0]?.validOrder }
+        const algo = { ...algorithm }
+        if (algorithm.documentId) algo.transferTxId = init.algorithm?.validOrder
+        const answer = await ProviderInstance.computeStart(
+          this.url, this.wallet, this.env.id, asset, algo
+        )
+        refusals[label] = { refused: !answer, answer, logged: logged.join('\n') }
+      } catch (error) {
+        refusals[label] = { refused: true, thrown: String(error?.message), logged: logged.join('\n') }
+      } finally {
+        console.error = original
+      }
     }
   }
 
@@ -274,7 +315,8 @@ class Client {
     report.valid_provider = await step('isValidProvider', () =>
       ProviderInstance.isValidProvider(this.url)
     )
-    for (const did of [this.args.dataset, this.args.algorithm, this.args.sleeper]) {
+    const dids = [this.args.dataset, this.args.algorithm, this.args.sleeper, this.args.strictDataset]
+    for (const did of dids.filter(Boolean)) {
       this.ddos[did] = await step(`resolve.${did}`, () => this.aquarius.resolve(did))
     }
     const dataset = this.ddos[this.args.dataset]
@@ -306,6 +348,7 @@ class Client {
       actions.push(() => this.runJob('raw', { meta: rawAlgorithm(this.args.rawCode) }))
     }
     actions.push(() => this.runStop())
+    if (this.args.strictDataset) actions.push(() => this.runRefusals())
     for (const action of actions) {
       try {
         await action()

@@ -4,7 +4,7 @@ Run it with the Python 3.10 venv that scripts/setup-compat makes (ocean-lib 3.1.
 
     COMPAT_PRIVATE_KEY=0x... .cache/compat/py310/bin/python tests/compat/oceanpy_flow.py \\
         --provider URL --dataset DID --algorithm DID --sleeper DID \\
-        [--raw-code FILE] [--custom-data JSON] [--timeout SECONDS]
+        [--strict-dataset DID] [--raw-code FILE] [--custom-data JSON] [--timeout SECONDS]
 
 The key comes from the environment only, never from argv. One JSON object goes to stdout: what
 every step observed (environments, fileinfo, initializeCompute, job ids, statuses, result bytes,
@@ -262,11 +262,37 @@ class Client:
         )
         job["logs_algorithmLog"] = [blob(item) for item in logs]
 
+    def run_refusals(self) -> None:
+        """What ocean.py raises for inputs the strict dataset refuses (raw, untrusted algorithm)."""
+        refusals: dict[str, Any] = {}
+        self.flow.report["refusals"] = refusals
+        strict = self.ddos[self.args.strict_dataset]
+        sleeper = self.ddos[self.args.sleeper]
+        cases: dict[str, ComputeInput | AlgorithmMetadata] = {
+            "untrusted": ComputeInput(sleeper, sleeper.services[0])
+        }
+        if self.args.raw_code:
+            cases["raw"] = raw_algorithm(self.args.raw_code)
+        for label, algorithm in cases.items():
+            try:
+                datasets, paid = self.pay(strict, algorithm)
+                kwargs: dict[str, Any] = (
+                    {"algorithm_meta": algorithm}
+                    if isinstance(algorithm, AlgorithmMetadata)
+                    else {"algorithm": paid}
+                )
+                job_id = self.compute.start(self.account, datasets[0], self.env["id"], **kwargs)
+                refusals[label] = {"refused": False, "job_id": job_id}
+            except Exception as exc:
+                refusals[label] = {"refused": True, "type": type(exc).__name__, "message": str(exc)}
+
     def run(self) -> None:
         report = self.flow.report
         step = self.flow.step
         args = self.args
-        for did in (args.dataset, args.algorithm, args.sleeper):
+        for did in (args.dataset, args.algorithm, args.sleeper, args.strict_dataset):
+            if not did:
+                continue
             step(f"resolve.{did}", lambda did=did: self.resolve(did))
         dataset = self.ddos[args.dataset]
         service = compute_service(dataset)
@@ -321,6 +347,8 @@ class Client:
         if args.raw_code and allow_raw:
             sub_flows.append(("raw", lambda: self.run_job("raw", raw_algorithm(args.raw_code))))
         sub_flows.append(("stop", self.run_stop))
+        if args.strict_dataset:
+            sub_flows.append(("refusals", self.run_refusals))
         for _name, action in sub_flows:
             with contextlib.suppress(StepFailed):
                 action()
@@ -349,6 +377,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dataset", required=True, help="dataset DID (compute service)")
     parser.add_argument("--algorithm", required=True, help="published algorithm DID")
     parser.add_argument("--sleeper", required=True, help="published long-running algorithm DID")
+    parser.add_argument(
+        "--strict-dataset", help="dataset DID refusing raw algorithms, trusting --algorithm only"
+    )
     parser.add_argument("--raw-code", type=Path, help="run this file once as a raw algorithm")
     parser.add_argument("--custom-data", type=json.loads, default=None, help="algocustomdata JSON")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per job")
