@@ -289,6 +289,34 @@ class Client {
     }
   }
 
+  // computeStop with its optional agreementId argument, as ocean-cli passes it (the order id;
+  // ocean.js strips its 0x). The job is stopped again without it afterwards, to clean up.
+  async runStopWithAgreement() {
+    const job = {}
+    report.stop_with_agreement = job
+    const sleeper = this.ddos[this.args.sleeper]
+    const algorithm = { documentId: sleeper.id, serviceId: sleeper.services[0].id }
+    const { asset, algo } = await this.initialize('stop_with_agreement.initialize',
+      this.args.dataset, algorithm)
+    const started = await this.start('stop_with_agreement.start', asset, algo)
+    job.job_id = started.jobId
+    await this.wait('stop_with_agreement.running', job.job_id, [], RUNNING)
+    const answer = await step('stop_with_agreement.stop', () =>
+      ProviderInstance.computeStop(
+        this.args.dataset, this.address, job.job_id, this.url, this.wallet, asset.transferTxId
+      )
+    )
+    job.stopped_job_ids = (Array.isArray(answer) ? answer : [answer]).map((j) => j && j.jobId)
+    await sleep(1000)
+    const after = asJob('stop_with_agreement.after', await step('stop_with_agreement.after', () =>
+      ProviderInstance.computeStatus(this.url, this.address, job.job_id)
+    ), job.job_id)
+    job.status_after = [after.status, after.statusText, after.dateFinished]
+    await step('stop_with_agreement.cleanup', () =>
+      ProviderInstance.computeStop(this.args.dataset, this.address, job.job_id, this.url, this.wallet)
+    )
+  }
+
   async runStop() {
     const job = {}
     report.stop = job
@@ -348,6 +376,7 @@ class Client {
       actions.push(() => this.runJob('raw', { meta: rawAlgorithm(this.args.rawCode) }))
     }
     actions.push(() => this.runStop())
+    actions.push(() => this.runStopWithAgreement())
     if (this.args.strictDataset) actions.push(() => this.runRefusals())
     for (const action of actions) {
       try {

@@ -386,3 +386,15 @@ def test_oceanjs_download_file_names(oceanjs: Run) -> None:
     oceanjs.check_no_errors("published")
     results = oceanjs.report["published"]["results"]
     assert [r["downloaded_as"] for r in results] == [r["filename"] for r in results]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="provider filters stop on agreementId, so computeStop(..., agreementId) as ocean-cli "
+    "calls it answers 200 [] and stops nothing; Provider v2 ignores agreementId (reference §4.8)",
+)
+def test_oceanjs_stop_with_agreement_id(oceanjs: Run) -> None:
+    oceanjs.check_no_errors("stop_with_agreement")
+    job = oceanjs.report["stop_with_agreement"]
+    assert job["stopped_job_ids"] == [job["job_id"]]
