@@ -47,6 +47,13 @@ class Resolver:
     _ddos: dict[tuple[str, str], DDO] = field(default_factory=dict)
     _published: dict[tuple[str, tuple[Path, ...]], DDO] = field(default_factory=dict)
 
+    def register_wallets(self, specs: Sequence[Spec]) -> None:
+        """Learn the wallets specs name (whose variables are set), without resolving them."""
+        for spec in specs:
+            if spec.wallet is not None and self.environ.get(spec.wallet.env_var):
+                signer = self._signer(spec)
+                self.signers[signer.address] = signer
+
     def resolve_all(self, specs: Sequence[Spec]) -> list[ResolvedJob]:
         return [self.resolve(spec) for spec in specs]
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from specrunner import report
 from specrunner.commands.session import (
+    default_specs,
     entry_provider,
     job_from_lock,
     needs_embedded,
@@ -34,7 +35,8 @@ def logs(name: str, lockfile: str, follow: bool = False, poll: float = 1.0) -> i
         return 0
     if entry.jobId is None:
         raise SpecRunnerError(f"{name} has not started yet")
-    with open_session([], embedded=needs_embedded(lock, [name]), wallet=True) as session:
+    with open_session([], embedded=needs_embedded(lock, [name])) as session:
+        session.resolver.register_wallets(default_specs([]))
         provider = entry_provider(entry, session.embedded_url)
         signer = signer_for(entry, session)
         while True:
@@ -63,7 +65,8 @@ def results(name: str, lockfile: str, folder: str | None = None) -> int:
         raise SpecRunnerError(f"{name} has no recorded results: run apply first")
     target = Path(folder) if folder else Path(entry.outputsDir or f"results/{name}")
     bad = []
-    with open_session([], embedded=needs_embedded(lock, [name]), wallet=True) as session:
+    with open_session([], embedded=needs_embedded(lock, [name])) as session:
+        session.resolver.register_wallets(default_specs([]))
         provider = entry_provider(entry, session.embedded_url)
         signer = signer_for(entry, session)
         for result in entry.results:
@@ -85,7 +88,8 @@ def stop(names: list[str], lockfile: str) -> int:
     """Stop recorded, running jobs; the next apply or status records how they ended."""
     lock = load_lock(Path(lockfile))
     entries = {name: recorded(lock, name) for name in names}
-    with open_session([], embedded=needs_embedded(lock, names), wallet=True) as session:
+    with open_session([], embedded=needs_embedded(lock, names)) as session:
+        session.resolver.register_wallets(default_specs([]))
         for name, entry in entries.items():
             if entry.jobId is None or entry.phase != "started":
                 report.line(f"{name}: not running ({entry.phase})")

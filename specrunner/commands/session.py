@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from specrunner import report
 from specrunner.errors import SpecRunnerError
@@ -41,7 +42,9 @@ def open_session(
             url = None
             if need_embedded:
                 url = stack.enter_context(EmbeddedProvider()).url
-            yield Session(client, Resolver(client, signer, embedded_url=url), url)
+            resolver = Resolver(client, signer, embedded_url=url)
+            resolver.register_wallets(specs)
+            yield Session(client, resolver, url)
     finally:
         client.close()
 
@@ -74,8 +77,12 @@ def needs_embedded(lock: Lock, names: Sequence[str] | None = None) -> bool:
 
 def signer_for(entry: LockedJob, session: Session) -> Signer:
     """The wallet that owns a recorded job: the environment's key or the development key."""
-    signer = session.resolver.signers.get(entry.owner) or session.resolver.default_signer
-    if signer is None or signer.address.lower() != entry.owner.lower():
+    signer = session.resolver.signers.get(entry.owner)
+    if signer is None:
+        if session.resolver.default_signer is None:
+            session.resolver.default_signer = _default_signer()
+        signer = session.resolver.default_signer
+    if signer.address.lower() != entry.owner.lower():
         raise SpecRunnerError(
             f"job {entry.jobId} belongs to {entry.owner}; set SPECRUNNER_PRIVATE_KEY to its key"
         )
@@ -121,3 +128,12 @@ def job_from_lock(name: str, entry: LockedJob, provider: str) -> ResolvedJob:
         outputsDir=entry.outputsDir or f"results/{name}",
         fingerprints=entry.fingerprints,
     )
+
+
+def default_specs(paths: Sequence[str]) -> list[Spec]:
+    """The specs named, or those in `specs/` when it exists (to learn their wallets)."""
+    from specrunner.manifest import load_manifests
+
+    if paths:
+        return load_manifests(list(paths))
+    return load_manifests(["specs"]) if Path("specs").is_dir() else []

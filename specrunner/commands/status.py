@@ -16,6 +16,7 @@ from typing import Any
 from specrunner import report
 from specrunner.commands.session import (
     Session,
+    default_specs,
     entry_provider,
     job_from_lock,
     needs_embedded,
@@ -25,10 +26,9 @@ from specrunner.commands.session import (
 from specrunner.errors import ProviderError, SpecRunnerError
 from specrunner.jobrun import JobRun, PollPolicy
 from specrunner.lockfile import Lock, LockedJob, LockWriter, exclusive, load_lock
-from specrunner.manifest import load_manifests
 from specrunner.plan import changed_inputs
+from specrunner.resolved import ResolvedJob
 from specrunner.results import file_sha256
-from specrunner.spec import Spec
 
 
 @dataclass
@@ -54,27 +54,23 @@ class JobReport:
 
 def run(paths: list[str], lockfile: str, output: str = "text") -> int:
     lock_path = Path(lockfile)
-    specs = _specs(paths)
+    specs = default_specs(paths)
     with exclusive(lock_path, command="status"):
         lock = load_lock(lock_path)
         embedded = needs_embedded(lock)
-        with open_session(specs, embedded=embedded, wallet=True) as session:
+        with open_session(specs, embedded=embedded) as session:
+            # Resolving first also finds each spec's wallet for the jobs it owns.
+            resolved = {spec.name: session.resolver.resolve(spec) for spec in specs}
             writer = LockWriter(lock_path, lock)
             reports = [
                 _refresh(name, entry, session, writer) for name, entry in sorted(lock.jobs.items())
             ]
-            _compare_specs(specs, session, writer.lock, reports)
+            _compare_specs(resolved, writer.lock, reports)
     if output == "json":
         report.as_json([item.as_dict() for item in reports])
     else:
         _print(reports)
     return 2 if any(item.drift for item in reports) else 0
-
-
-def _specs(paths: list[str]) -> list[Spec]:
-    if paths:
-        return load_manifests(paths)
-    return load_manifests(["specs"]) if Path("specs").is_dir() else []
 
 
 def _refresh(name: str, entry: LockedJob, session: Session, writer: LockWriter) -> JobReport:
@@ -137,19 +133,16 @@ def _result_drift(entry: LockedJob) -> list[str]:
     return drift
 
 
-def _compare_specs(
-    specs: list[Spec], session: Session, lock: Lock, reports: list[JobReport]
-) -> None:
+def _compare_specs(resolved: dict[str, ResolvedJob], lock: Lock, reports: list[JobReport]) -> None:
     by_name = {item.name: item for item in reports}
-    for spec in specs:
-        entry = lock.jobs.get(spec.name)
+    for name, job in resolved.items():
+        entry = lock.jobs.get(name)
         if entry is None:
-            reports.append(JobReport(spec.name, "absent", drift=["not applied yet"]))
+            reports.append(JobReport(name, "absent", drift=["not applied yet"]))
             continue
-        resolved = session.resolver.resolve(spec)
-        changed = changed_inputs(resolved, entry)
+        changed = changed_inputs(job, entry)
         if changed:
-            by_name[spec.name].drift.append("inputs changed: " + ", ".join(changed))
+            by_name[name].drift.append("inputs changed: " + ", ".join(changed))
 
 
 def _quiet(_event: dict[str, Any]) -> None:

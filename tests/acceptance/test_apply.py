@@ -1,0 +1,279 @@
+"""The GitOps loop through the CLI: plan, apply, status, stop, against real providers."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from specrunner.ocean.signing import Signer
+from tests.conftest import RunningProvider
+
+ROOT = Path(__file__).resolve().parents[2]
+
+ALGORITHM = """\
+import json, os, time
+options = json.load(open("/data/inputs/algoCustomData.json"))
+time.sleep(options.get("sleep", 0))
+text = "".join(open(f"/data/inputs/{d}/0").read() for d in json.loads(os.environ["DIDS"]))
+with open("/data/outputs/summary.json", "w") as out:
+    json.dump({"chars": len(text), "tag": options.get("tag")}, out)
+print("summarised", len(text), "characters")
+"""
+
+
+def cli(
+    workdir: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "specrunner", *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def spec(name: str, provider: str | None = None, **custom: Any) -> str:
+    provider_block = (
+        (f'provider: {{url: {provider}}}\nwallet: {{privateKey: "${{env:TEST_WALLET_KEY}}"}}\n')
+        if provider
+        else ""
+    )
+    return (
+        f"apiVersion: specrunner/v1\nkind: ComputeJob\nmetadata: {{name: {name}}}\n"
+        f"{provider_block}datasets:\n  - path: data/{name}.txt\n"
+        "algorithm:\n  file: summarise.py\n  container: {entrypoint: python3 $ALGO, "
+        "image: python, tag: '3.11'}\n"
+        f"  customData: {json.dumps({'tag': name, **custom})}\n"
+    )
+
+
+def workspace(tmp_path: Path, names: list[str], provider: str | None = None, **custom: Any) -> Path:
+    folder = tmp_path / "repo"
+    (folder / "specs" / "data").mkdir(parents=True)
+    (folder / "specs" / "summarise.py").write_text(ALGORITHM)
+    for name in names:
+        (folder / "specs" / "data" / f"{name}.txt").write_text(f"data of {name}\n")
+        (folder / "specs" / f"{name}.yaml").write_text(spec(name, provider, **custom))
+    return folder
+
+
+def lock_of(folder: Path) -> dict[str, Any]:
+    return dict(json.loads((folder / "specrunner.lock.json").read_text()))
+
+
+def test_example_specs_apply_then_rerun_changes_nothing(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "specs", tmp_path / "specs")
+    first = cli(tmp_path, "apply", "specs/")
+    assert first.returncode == 0, first.stderr
+    lock = lock_of(tmp_path)
+    assert set(lock["jobs"]) == {"word-count", "sales-by-region"}
+    for name, job in lock["jobs"].items():
+        assert job["phase"] == "finished" and job["status"] == 70 and job["exitCode"] == 0
+        outputs = [r for r in job["results"] if r["type"] == "output"]
+        assert outputs, name
+        for result in job["results"]:
+            data = (tmp_path / result["path"]).read_bytes()
+            import hashlib
+
+            assert hashlib.sha256(data).hexdigest() == result["sha256"]
+    words = json.loads((tmp_path / "results/word-count/word_counts.json").read_text())
+    assert words
+    again = cli(tmp_path, "apply", "specs/")
+    assert again.returncode == 0, again.stderr
+    assert "2 up to date" in again.stdout
+    assert lock_of(tmp_path) == lock  # not even the serial moved
+    plan = cli(tmp_path, "plan", "--detailed-exitcode")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+
+
+@pytest.mark.parametrize(
+    ("edit", "changed"),
+    [
+        ("customData", ["customData"]),
+        ("dataset", ["dataset data/one.txt"]),
+        ("algorithm", ["algorithm"]),
+    ],
+)
+def test_a_changed_input_replaces_the_job_with_that_reason(
+    tmp_path: Path, edit: str, changed: list[str]
+) -> None:
+    folder = workspace(tmp_path, ["one"])
+    assert cli(folder, "apply").returncode == 0
+    old_job = lock_of(folder)["jobs"]["one"]["jobId"]
+    if edit == "customData":
+        (folder / "specs/one.yaml").write_text(spec("one", extra=1))
+    elif edit == "dataset":
+        (folder / "specs/data/one.txt").write_text("new data\n")
+    else:
+        (folder / "specs/summarise.py").write_text(ALGORITHM + "\n# changed\n")
+    plan = cli(folder, "plan", "--output", "json", "--detailed-exitcode")
+    assert plan.returncode == 2, plan.stderr
+    (step,) = json.loads(plan.stdout)["steps"]
+    assert (step["action"], step["changed"]) == ("replace", changed)
+    assert cli(folder, "apply").returncode == 0
+    job = lock_of(folder)["jobs"]["one"]
+    assert job["jobId"] != old_job and job["phase"] == "finished"
+    assert cli(folder, "plan", "--detailed-exitcode").returncode == 0
+
+
+def _served(
+    provider: RunningProvider, tmp_path: Path, names: list[str], **custom: Any
+) -> tuple[Path, dict[str, str], Signer]:
+    key = "0x" + os.urandom(32).hex()
+    folder = workspace(tmp_path, names, provider=provider.url, **custom)
+    return folder, {"TEST_WALLET_KEY": key}, Signer.from_key(key)
+
+
+def _owner_jobs(provider: RunningProvider, owner: str) -> list[dict[str, Any]]:
+    response = httpx.get(
+        provider.url + "/api/services/compute", params={"consumerAddress": owner}, timeout=10
+    )
+    return list(response.json())
+
+
+def _until(check: Any, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+def test_no_wait_then_status_collects_the_results(
+    provider: RunningProvider, tmp_path: Path
+) -> None:
+    folder, env, _ = _served(provider, tmp_path, ["later"], sleep=1)
+    started = cli(folder, "apply", "--no-wait", env=env)
+    assert started.returncode == 0, started.stderr
+    assert lock_of(folder)["jobs"]["later"]["phase"] == "started"
+    _until(lambda: cli(folder, "status", env=env).returncode == 0)
+    job = lock_of(folder)["jobs"]["later"]
+    assert job["phase"] == "finished"
+    summary = json.loads((folder / "results/later/summary.json").read_text())
+    assert summary == {"chars": len("data of later\n"), "tag": "later"}
+    log = cli(folder, "logs", "later", env=env)
+    assert "summarised" in log.stdout
+
+
+def test_stop_ends_a_running_job(provider: RunningProvider, tmp_path: Path) -> None:
+    folder, env, _ = _served(provider, tmp_path, ["long"], sleep=60)
+    assert cli(folder, "apply", "--no-wait", env=env).returncode == 0
+    stopped = cli(folder, "stop", "long", env=env)
+    assert stopped.returncode == 0 and "stop requested" in stopped.stdout
+    def stopped_status() -> subprocess.CompletedProcess[str] | None:
+        result = cli(folder, "status", env=env)
+        return result if "failed" in result.stdout else None
+
+    status = _until(stopped_status)
+    assert status.returncode == 2 and "stopped" in status.stdout
+    assert lock_of(folder)["jobs"]["long"]["phase"] == "failed"
+
+
+def test_sigkill_at_random_points_runs_every_spec_exactly_once(
+    provider: RunningProvider, tmp_path: Path
+) -> None:
+    names = ["k1", "k2", "k3"]
+    folder, env, owner = _served(provider, tmp_path, names, sleep=0.5)
+    rng = random.Random(int.from_bytes(os.urandom(4), "big"))
+    for _ in range(4):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "specrunner", "apply"],
+            cwd=folder,
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(0.3, 2.5))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    final = cli(folder, "apply", env=env)
+    assert final.returncode == 0, final.stdout + final.stderr
+    jobs = _owner_jobs(provider, owner.address)
+    assert len(jobs) == len(names), jobs
+    lock = lock_of(folder)
+    assert sorted(job["jobId"] for job in jobs) == sorted(
+        lock["jobs"][name]["jobId"] for name in names
+    )
+    assert all(lock["jobs"][name]["phase"] == "finished" for name in names)
+
+
+def test_second_apply_waits_then_names_the_holder(
+    provider: RunningProvider, tmp_path: Path
+) -> None:
+    folder, env, owner = _served(provider, tmp_path, ["busy"], sleep=3)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "specrunner", "apply"],
+        cwd=folder,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _until((folder / "specrunner.lock.json").exists)
+        second = cli(folder, "apply", "--lock-timeout", "0.5", env=env)
+        assert second.returncode == 1
+        assert f"in use by specrunner apply (pid {first.pid}" in second.stderr
+        out, err = first.communicate(timeout=60)
+        assert first.returncode == 0, out + err
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.communicate()
+    waited = cli(folder, "apply", "--lock-timeout", "60", env=env)
+    assert waited.returncode == 0 and "1 up to date" in waited.stdout
+    assert len(_owner_jobs(provider, owner.address)) == 1
+
+
+def test_corrupt_lockfile_is_reported_and_kept(tmp_path: Path) -> None:
+    folder = workspace(tmp_path, ["one"])
+    (folder / "specrunner.lock.json").write_text('{"version": 1, "jobs": ')
+    for command in ("plan", "apply", "status"):
+        result = cli(folder, command)
+        assert result.returncode == 1
+        assert "specrunner.lock.json:1:" in result.stderr and "not valid JSON" in result.stderr
+    assert (folder / "specrunner.lock.json").read_text() == '{"version": 1, "jobs": '
+
+
+def test_provider_down_is_a_clear_error_and_the_lock_stays(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder = workspace(tmp_path, ["one"], provider=f"http://127.0.0.1:{port}")
+    before = '{\n  "jobs": {},\n  "lineage": "abc",\n  "serial": 3,\n  "version": 1\n}\n'
+    (folder / "specrunner.lock.json").write_text(before)
+    started = time.monotonic()
+    result = cli(folder, "apply", env={"TEST_WALLET_KEY": "0x" + "11" * 32})
+    assert result.returncode == 1
+    assert f"127.0.0.1:{port}" in result.stderr and "error:" in result.stderr
+    assert time.monotonic() - started < 30
+    assert (folder / "specrunner.lock.json").read_text() == before
+
+
+def test_bad_manifest_stops_apply_with_every_problem(tmp_path: Path) -> None:
+    folder = workspace(tmp_path, ["one"])
+    (folder / "specs/bad.yaml").write_text("apiVersion: specrunner/v1\nkind: ComputeJob\n")
+    result = cli(folder, "apply")
+    assert result.returncode == 1
+    assert "bad.yaml:1:1:" in result.stderr
+    assert not (folder / "specrunner.lock.json").exists()
