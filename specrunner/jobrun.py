@@ -214,6 +214,9 @@ class JobRun:
             if deadline is not None and now > deadline and stopped_at is None:
                 self.stop(job, job_id)
                 stopped_at = now
+                reason = f"timed out after {job.timeoutSeconds:g}s (policy.timeout): stopped"
+                entry = entry.model_copy(update={"error": reason})
+                self.writer.put(job.name, entry)
                 self.emit({"event": "timeout", "job": job.name, "seconds": job.timeoutSeconds})
             if stopped_at is not None and now - stopped_at > self.poll.grace:
                 raise JobFailed(
@@ -282,7 +285,8 @@ class JobRun:
     def _finish(self, job: ResolvedJob, entry: LockedJob, status: JobStatus) -> LockedJob:
         details = status.terminationDetails or {}
         exit_code = details.get("exitCode")
-        error = _failure(status, exit_code, details)
+        # A timeout recorded while following explains the stop better than the status does.
+        error = entry.error or _failure(status, exit_code, details)
         finished = entry.model_copy(
             update={
                 "phase": "failed" if error else "finished",

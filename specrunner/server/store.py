@@ -239,17 +239,13 @@ class Store:
         self,
         owner: str,
         job_id: str | None = None,
-        agreement_id: str | None = None,
     ) -> list[JobRecord]:
-        """The owner's jobs, oldest first, narrowed by whichever filters are given."""
+        """The owner's jobs, oldest first; only the one with `job_id` when given."""
         sql = "SELECT * FROM jobs WHERE owner_key = ?"
         args: list[Any] = [owner.lower()]
         if job_id:
             sql += " AND job_id = ?"
             args.append(job_id)
-        if agreement_id:
-            sql += " AND agreement_id = ?"
-            args.append(agreement_id.lower())
         sql += " ORDER BY date_created, job_id"
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()

@@ -178,6 +178,7 @@ def test_stop_ends_a_running_job(provider: RunningProvider, tmp_path: Path) -> N
     assert cli(folder, "apply", "--no-wait", env=env).returncode == 0
     stopped = cli(folder, "stop", "long", env=env)
     assert stopped.returncode == 0 and "stop requested" in stopped.stdout
+
     def stopped_status() -> subprocess.CompletedProcess[str] | None:
         result = cli(folder, "status", env=env)
         return result if "failed" in result.stdout else None
@@ -277,3 +278,64 @@ def test_bad_manifest_stops_apply_with_every_problem(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "bad.yaml:1:1:" in result.stderr
     assert not (folder / "specrunner.lock.json").exists()
+
+
+def test_a_failing_algorithm_fails_apply_naming_it_and_keeps_its_logs(tmp_path: Path) -> None:
+    folder = workspace(tmp_path, ["ok", "broken"])
+    (folder / "specs/broken.py").write_text("print('about to fail')\nraise SystemExit(3)\n")
+    (folder / "specs/broken.yaml").write_text(spec("broken").replace("summarise.py", "broken.py"))
+    result = cli(folder, "apply")
+    assert result.returncode == 1
+    assert "1 job failed: broken (the algorithm exited with code 3)" in result.stderr
+    lock = lock_of(folder)
+    assert lock["jobs"]["ok"]["phase"] == "finished"
+    broken = lock["jobs"]["broken"]
+    assert (broken["phase"], broken["exitCode"]) == ("failed", 3)
+    log = next(r for r in broken["results"] if r["type"] == "algorithmLog")
+    assert (folder / log["path"]).read_text() == "about to fail\n"
+    replan = cli(folder, "plan", "--output", "json")
+    steps = {s["name"]: s for s in json.loads(replan.stdout)["steps"]}
+    assert steps["broken"]["action"] == "replace"
+    assert steps["broken"]["reason"].startswith("previous run failed")
+    assert steps["ok"]["action"] == "keep"
+
+
+def test_policy_timeout_stops_the_job(tmp_path: Path) -> None:
+    folder = workspace(tmp_path, ["slow"], sleep=60)
+    text = (folder / "specs/slow.yaml").read_text() + "policy: {timeout: 2s}\n"
+    (folder / "specs/slow.yaml").write_text(text)
+    started = time.monotonic()
+    result = cli(folder, "apply")
+    assert result.returncode == 1 and "timed out after 2s" in result.stderr
+    assert time.monotonic() - started < 30
+    assert lock_of(folder)["jobs"]["slow"]["phase"] == "failed"
+
+
+def test_target_replace_and_prune(tmp_path: Path) -> None:
+    folder = workspace(tmp_path, ["a", "b"])
+    targeted = cli(folder, "apply", "--target", "a")
+    assert targeted.returncode == 0 and set(lock_of(folder)["jobs"]) == {"a"}
+    assert cli(folder, "apply").returncode == 0
+    first_b = lock_of(folder)["jobs"]["b"]["jobId"]
+    replaced = cli(folder, "apply", "--replace", "b")
+    assert replaced.returncode == 0 and "requested with --replace" in replaced.stdout
+    jobs = lock_of(folder)["jobs"]
+    assert jobs["b"]["jobId"] != first_b
+    (folder / "specs/a.yaml").unlink()
+    orphaned = cli(folder, "apply")
+    assert "apply --prune drops it" in orphaned.stdout and "a" in lock_of(folder)["jobs"]
+    pruned = cli(folder, "apply", "--prune")
+    assert pruned.returncode == 0 and set(lock_of(folder)["jobs"]) == {"b"}
+
+
+def test_results_are_verified_again_and_status_sees_local_changes(tmp_path: Path) -> None:
+    folder = workspace(tmp_path, ["one"])
+    assert cli(folder, "apply").returncode == 0
+    summary = folder / "results/one/summary.json"
+    summary.write_text("tampered")
+    status = cli(folder, "status")
+    assert status.returncode == 2 and "result changed since download" in status.stdout
+    again = cli(folder, "results", "one")
+    assert again.returncode == 0 and again.stdout.startswith("ok")
+    assert json.loads(summary.read_text())["tag"] == "one"
+    assert cli(folder, "status").returncode == 0

@@ -359,12 +359,6 @@ def test_oceanjs_status_by_owner(oceanjs: Run) -> None:
     assert oceanjs.report["published"]["job_id"] in variants["owner_only"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="provider filters status on agreementId; Provider v2 ignores it (reference §4.7), and "
-    "ocean.js 3.x sends the dataset DID there (its ComputeFlow test) or the order id without 0x",
-)
 def test_oceanjs_status_with_fourth_argument(oceanjs: Run) -> None:
     variants = oceanjs.report["status_variants"]
     job_id = oceanjs.report["published"]["job_id"]
@@ -376,24 +370,12 @@ def test_oceanjs_whole_flow_clean(oceanjs: Run) -> None:
     oceanjs.check_no_errors()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason='provider sends Content-Disposition `attachment; filename="x"`; ocean.js downloadFile '
-    "only parses Provider v2's `attachment;filename=x` and falls back to the URL's last segment",
-)
 def test_oceanjs_download_file_names(oceanjs: Run) -> None:
     oceanjs.check_no_errors("published")
     results = oceanjs.report["published"]["results"]
     assert [r["downloaded_as"] for r in results] == [r["filename"] for r in results]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="provider filters stop on agreementId, so computeStop(..., agreementId) as ocean-cli "
-    "calls it answers 200 [] and stops nothing; Provider v2 ignores agreementId (reference §4.8)",
-)
 def test_oceanjs_stop_with_agreement_id(oceanjs: Run) -> None:
     oceanjs.check_no_errors("stop_with_agreement")
     job = oceanjs.report["stop_with_agreement"]

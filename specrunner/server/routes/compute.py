@@ -90,11 +90,9 @@ async def status(request: Request) -> JSONResponse:
     owner = data.get("consumerAddress")
     if not owner:
         raise required("consumerAddress")
-    # Like operator-service, filter on owner, jobId and agreementId only: `documentId`
-    # (the dataset ocean.py sends, or the algorithm) never hides a job (reference §4.7).
-    jobs = context(request).store.list_jobs(
-        str(owner), job_id=_text(data.get("jobId")), agreement_id=_text(data.get("agreementId"))
-    )
+    # The Provider passes only owner and jobId on (reference §4.7): `documentId` and
+    # `agreementId` (ocean.js sends a DID or an order id without 0x there) never hide a job.
+    jobs = context(request).store.list_jobs(str(owner), job_id=_text(data.get("jobId")))
     return json_response([job_json(job) for job in jobs])
 
 
@@ -113,7 +111,8 @@ async def stop(request: Request) -> JSONResponse:
         signing.compute_job_message(owner, job_id or "", did),
         also_accept=(f"{owner}{job_id or ''}",),
     )
-    jobs = ctx.store.list_jobs(owner, job_id=job_id, agreement_id=_text(data.get("agreementId")))
+    # As for status, only owner and jobId select the jobs (reference §4.8).
+    jobs = ctx.store.list_jobs(owner, job_id=job_id)
     stopped = [ctx.engine.request_stop(job) if job.date_finished is None else job for job in jobs]
     return json_response([job_json(job) for job in stopped])
 
@@ -163,9 +162,18 @@ async def result(request: Request) -> Response:
         raise route_error(f"Result {index} of job {job_id} has expired", status=404)
     return FileResponse(
         path,
-        filename=entry["filename"].rsplit("/", 1)[-1],
-        headers={"Access-Control-Expose-Headers": "Content-Disposition"},
+        headers={
+            # Provider v2's exact form, the only one ocean.js's downloadFile parses (§4.10).
+            "Content-Disposition": f"attachment;filename={_header_filename(entry['filename'])}",
+            "Access-Control-Expose-Headers": "Content-Disposition",
+        },
     )
+
+
+def _header_filename(name: str) -> str:
+    """The file's own name, reduced to characters a bare header parameter can carry."""
+    base = name.rsplit("/", 1)[-1]
+    return "".join(c if c.isascii() and (c.isalnum() or c in "._-+") else "_" for c in base)
 
 
 def _text(value: object) -> str | None:
