@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import threading
 from typing import Any
 
 
@@ -107,3 +109,40 @@ def _event_words(kind: str, event: dict[str, Any]) -> str:
         return template.format_map(event) if template else json.dumps(event, sort_keys=True)
     except KeyError:
         return json.dumps(event, sort_keys=True)
+
+
+class LiveView:
+    """A redrawn table on a terminal: one line per job, updated in place as events arrive.
+
+    Events come from several job threads; a lock keeps each redraw whole.
+    """
+
+    def __init__(self, names: list[str], stream: Any = None) -> None:
+        self.stream = stream or sys.stdout
+        self.rows: dict[str, str] = dict.fromkeys(names, "waiting")
+        self.width = max((len(name) for name in names), default=0)
+        self.drawn = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        name = str(event.get("job", ""))
+        with self._lock:
+            self.rows[name] = _event_words(str(event.get("event")), event)
+            self._redraw()
+
+    def _redraw(self) -> None:
+        out = [f"\x1b[{self.drawn}F"] if self.drawn else []
+        for name, text in self.rows.items():
+            out.append(f"\x1b[2K  {name.ljust(self.width)}  {text}\n")
+        self.stream.write("".join(out))
+        self.stream.flush()
+        self.drawn = len(self.rows)
+
+
+def event_sink(names: list[str], output: str) -> Any:
+    """Where apply's events go: NDJSON, a live view on a terminal, or plain lines (CI)."""
+    if output == "json":
+        return json_line
+    if sys.stdout.isatty() and os.environ.get("CI") is None and os.environ.get("TERM") != "dumb":
+        return LiveView(names)
+    return event_text

@@ -38,7 +38,8 @@ def run(paths: list[str], options: ApplyOptions) -> int:
         lock = load_lock(lockfile)
         resolved = session.resolver.resolve_all(specs)
         plan = make_plan(resolved, lock, targets=options.targets, replace=options.replace)
-        emit = report.json_line if options.output == "json" else report.event_text
+        names = [step.name for step in plan.steps]
+        emit = report.event_sink(names, options.output)
         if options.output == "json":
             report.json_line({"event": "plan", **report.plan_json(plan)})
         else:
@@ -57,8 +58,8 @@ def run(paths: list[str], options: ApplyOptions) -> int:
         outcomes = executor.execute(plan)
     failed = [outcome for outcome in outcomes if not outcome.ok]
     if failed:
-        names = ", ".join(f"{o.name} ({o.message})" for o in failed)
-        raise SpecRunnerError(f"{len(failed)} job{'s' if len(failed) > 1 else ''} failed: {names}")
+        listed = ", ".join(f"{o.name} ({o.message})" for o in failed)
+        raise SpecRunnerError(f"{len(failed)} job{'s' if len(failed) > 1 else ''} failed: {listed}")
     if options.output != "json":
         changed = sum(1 for o in outcomes if o.action in ("create", "replace", "resume"))
         report.line(f"\nApply complete: {changed} job(s) run, lock in {lockfile}.")
