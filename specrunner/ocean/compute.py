@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from specrunner.errors import ProviderError
+from specrunner.ocean import node
 from specrunner.ocean.models import (
     DDO,
     AlgorithmMetadata,
@@ -79,7 +80,13 @@ def environments_for_chain(payload: Any, chain_id: int) -> list[dict[str, Any]]:
         raise ProviderError("computeEnvironments answered neither an object nor a list")
     if not isinstance(raw, list):
         raise ProviderError(f"computeEnvironments for chain {chain_id} is not a list")
-    return [_environment(env) for env in raw if isinstance(env, dict)]
+    return [
+        _environment(
+            node.normalize_environment(env, chain_id) if node.is_node_environment(env) else env
+        )
+        for env in raw
+        if isinstance(env, dict)
+    ]
 
 
 def is_free(environment: dict[str, Any]) -> bool:

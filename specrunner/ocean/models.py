@@ -43,6 +43,10 @@ def _text_or_none(value: Any) -> Any:
     return value
 
 
+# Terminal failures of ocean-node (§10.2); Provider v2's own failures (31, 32) are among
+# them, and no other Provider v2 code is, so one set serves both dialects.
+FAILURE_STATUSES = frozenset({2, 11, 13, 14, 21, 22, 31, 32, 33, 41, 42, 61, 62})
+
 Number = Annotated[float | None, BeforeValidator(_number_or_none)]
 Count = Annotated[int | None, BeforeValidator(_number_or_none)]
 Timestamp = Annotated[str | None, BeforeValidator(_text_or_none)]
@@ -265,5 +269,5 @@ class JobStatus(WireModel):
 
     @property
     def ok(self) -> bool:
-        """ocean.py's rule: provisioning failures 31/32 are the failure codes (reference §6.1)."""
-        return self.status not in (31, 32)
+        """Not a failure code: ocean.py's 31/32 (§6.1), plus ocean-node's (§10.2)."""
+        return self.status not in FAILURE_STATUSES

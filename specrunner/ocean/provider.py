@@ -1,4 +1,4 @@
-"""`DataServiceProvider`: one method per Ocean Provider v2 endpoint used by compute (§4).
+"""`DataServiceProvider`: one method per Ocean compute endpoint (Provider v2, §4; ocean-node, §10).
 
 Endpoints, bodies and signatures here; the HTTP policy (retries, backoff, streamed
 downloads, ProviderError/ProviderUnreachableError) is `transport.Transport`, and the root
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ import httpx
 from pydantic import ValidationError
 
 from specrunner.errors import ProviderError
+from specrunner.ocean import node
 from specrunner.ocean.models import AlgorithmMetadata, ComputeInput, JobStatus
 from specrunner.ocean.protocol import (
     OCEAN_NODE,
@@ -169,23 +170,52 @@ class DataServiceProvider:
     def start_compute(
         self, service_endpoint: str, consumer_wallet: Any, payload: dict[str, Any]
     ) -> JobStatus:
-        """`POST compute` (§4.6) with an unsigned body (`OceanCompute` builds it); adds
-        `consumerAddress`, `nonce` and the signature over `consumerAddress + dataset DID`.
+        """Start a job from the unsigned Provider v2 body `OceanCompute` builds; adds
+        `consumerAddress`, `nonce` and the signature. Provider v2: `POST compute` signed
+        `consumerAddress + dataset DID + nonce` (§4.6); ocean-node: `POST freeCompute` with a
+        `datasets` list, signed `consumerAddress + nonce + freeStartCompute` (§10.3).
         Never resent once it may have arrived: an unreachable error says to check status."""
         signer = as_signer(consumer_wallet)
-        self._require_v2(service_endpoint)
-        did = str(payload["dataset"]["documentId"])
-        message = compute_start_message(signer.address, did)
+        if self.root(service_endpoint).dialect == OCEAN_NODE:
+            name, body = "freeCompute", node.start_body(payload)
 
-        def prepare() -> dict[str, Any]:
-            signed = self._signature(service_endpoint, signer, message)
-            return {"json": {**payload, "consumerAddress": signer.address, **signed}}
+            def prepare() -> dict[str, Any]:
+                signed = self._node_signature(service_endpoint, signer, node.FREE_START)
+                return {"json": {**body, "consumerAddress": signer.address, **signed}}
+        else:
+            name, message = (
+                "computeStart",
+                compute_start_message(signer.address, str(payload["dataset"]["documentId"])),
+            )
 
-        response = self._call(service_endpoint, "computeStart", prepare, False, (200, 201))
-        jobs = _jobs(json_body(response, "computeStart"), "computeStart")
+            def prepare() -> dict[str, Any]:
+                signed = self._signature(service_endpoint, signer, message)
+                return {"json": {**payload, "consumerAddress": signer.address, **signed}}
+
+        response = self._call(service_endpoint, name, prepare, False, (200, 201))
+        jobs = _jobs(json_body(response, name), name)
         if not jobs:
-            raise ProviderError("computeStart answered no job", endpoint="computeStart")
+            raise ProviderError(f"{name} answered no job", endpoint=name)
         return jobs[0]
+
+    def stream_logs(self, service_endpoint: str, wallet: Any, job_id: str) -> Iterator[bytes]:
+        """Live logs of a running job: ocean-node's `computeStreamableLogs` (§10.3), signed
+        `consumerAddress + nonce + getComputeStreamableLogs`. ProviderError when the job is
+        not running (404) or the provider has no live logs (Provider v2)."""
+        signer = as_signer(wallet)
+        info = self.root(service_endpoint)
+        _, url = info.endpoint("computeStreamableLogs")
+        signed = self._node_signature(service_endpoint, signer, node.STREAM_LOGS)
+        params = {
+            "consumerAddress": signer.address,
+            "jobId": job_id,
+            **{key: str(value) for key, value in signed.items()},
+        }
+        with self._http.stream("GET", url, params=params, timeout=None) as response:
+            if response.status_code != 200:
+                response.read()
+                raise error_from_response(response, "computeStreamableLogs")
+            yield from response.iter_bytes()
 
     def stop_compute(
         self, service_endpoint: str, wallet: Any, job_id: str, did: str
@@ -201,18 +231,20 @@ class DataServiceProvider:
     def compute_result_urls(
         self, service_endpoint: str, wallet: Any, job_id: str, indexes: Sequence[int]
     ) -> list[str]:
-        """Signed `GET computeResult` URLs (§4.10), one per index, nonces increasing.
+        """Signed `GET computeResult` URLs (§4.10, §10.3), one per index, nonces increasing.
 
         Each works once, and only until a later nonce of that wallet is used at that
         provider: fetch them in the order given, before the wallet's next signed call.
         """
         if not indexes:
             return []
-        _, url = self._require_v2(service_endpoint).endpoint("computeResult")
+        info = self.root(service_endpoint)
+        _, url = info.endpoint("computeResult")
         signer = as_signer(wallet)
         nonces = self.next_nonces(service_endpoint, signer.address, len(indexes))
+        on_node = info.dialect == OCEAN_NODE
         return [
-            str(httpx.URL(url, params=_result_params(signer, job_id, index, nonce)))
+            str(httpx.URL(url, params=_result_params(signer, job_id, index, nonce, on_node)))
             for index, nonce in zip(indexes, nonces, strict=True)
         ]
 
@@ -228,24 +260,27 @@ class DataServiceProvider:
         """An idempotent GET of a JSON document under this policy (Aquarius uses it)."""
         return self._transport.get_json(url, endpoint)
 
-    def _require_v2(self, service_endpoint: str) -> ProviderInfo:
-        """ocean-node signs `address + nonce + command` (§10.2): not supported yet."""
-        info = self.root(service_endpoint)
-        if info.dialect != PROVIDER_V2:
-            raise ProviderError(
-                f"{info.root} speaks {info.dialect} (reference §10); only Provider v2 compute "
-                "calls are supported so far",
-                endpoint="root",
-            )
-        return info
-
     def _signature(self, service_endpoint: str, signer: Signer, message: str) -> dict[str, Any]:
         nonce = self.next_nonces(service_endpoint, signer.address)[0]
         return {"nonce": nonce, "signature": signer.sign(f"{message}{nonce}")}
 
+    def _node_signature(
+        self, service_endpoint: str, signer: Signer, command: str
+    ) -> dict[str, Any]:
+        nonce = self.next_nonces(service_endpoint, signer.address)[0]
+        message = node.signed_message(signer.address, nonce, command)
+        return {"nonce": str(nonce), "signature": signer.sign(message)}
+
     def _job_call(self, endpoint: str, name: str, wallet: Any, job_id: str, did: str) -> Any:
         signer = as_signer(wallet)
-        self._require_v2(endpoint)
+        if self.root(endpoint).dialect == OCEAN_NODE:
+
+            def prepare_node() -> dict[str, Any]:
+                # ocean-node reads stop's fields from the query string (§10.2).
+                signed = self._node_signature(endpoint, signer, node.STOP)
+                return {"params": {"consumerAddress": signer.address, "jobId": job_id, **signed}}
+
+            return json_body(self._call(endpoint, name, prepare_node), name)
         message = compute_job_message(signer.address, job_id, did)
 
         def prepare() -> dict[str, Any]:
@@ -274,8 +309,13 @@ class DataServiceProvider:
         return response
 
 
-def _result_params(signer: Signer, job_id: str, index: int, nonce: int) -> dict[str, str]:
-    signature = signer.sign(f"{compute_result_message(signer.address, job_id, index)}{nonce}")
+def _result_params(
+    signer: Signer, job_id: str, index: int, nonce: int, on_node: bool
+) -> dict[str, str]:
+    if on_node:
+        signature = signer.sign(node.signed_message(signer.address, nonce, node.GET_RESULT))
+    else:
+        signature = signer.sign(f"{compute_result_message(signer.address, job_id, index)}{nonce}")
     return {
         "consumerAddress": signer.address,
         "jobId": job_id,

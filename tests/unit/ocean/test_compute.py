@@ -435,7 +435,8 @@ def test_a_flat_list_is_accepted_and_filtered_by_allowed_chain() -> None:
 def test_an_environment_without_price_is_free_only_with_a_free_block() -> None:
     node_env = {"id": "node-env", "consumerAddress": "0x1", "free": {"maxJobDuration": 60}}
     [env] = environments_for_chain([node_env, {"id": "paid-node"}], 1)[:1]
-    assert env["priceMin"] is None and is_free(env)
+    # Normalised from ocean-node's shape: a free tier means priceMin 0 (§10.2).
+    assert env["priceMin"] == 0 and is_free(env)
     [paid] = environments_for_chain([{"id": "paid-node"}], 1)
     assert not is_free(paid)
 

@@ -14,7 +14,6 @@ from specrunner.errors import ProviderError, ProviderUnreachableError
 from specrunner.ocean import signing
 from specrunner.ocean.models import AlgorithmMetadata
 from specrunner.ocean.provider import (
-    OCEAN_NODE,
     PROVIDER_V2,
     DataServiceProvider,
     describe_error_body,
@@ -138,15 +137,6 @@ def test_a_root_without_provider_addresses_is_refused(fake: FakeProvider) -> Non
     fake.root = {"serviceEndpoints": ROOT_BODY["serviceEndpoints"], "software": "Aquarius"}
     with pytest.raises(ProviderError, match="not an Ocean Provider"):
         DataServiceProvider(fake.client()).root(URL)
-
-
-def test_ocean_node_dialect_is_detected_and_signed_calls_refused(fake: FakeProvider) -> None:
-    fake.root = {**ROOT_BODY, "software": "Ocean-Node", "providerAddress": "0x1"}
-    dsp = DataServiceProvider(fake.client())
-    assert dsp.root(URL).dialect == OCEAN_NODE
-    with pytest.raises(ProviderError, match="§10"):
-        dsp.stop_compute(URL, Signer.from_key(KEY), JOB, DID)
-    assert not fake.sent("PUT", "/api/services/compute")
 
 
 # -- error bodies (§1.1) --
