@@ -259,7 +259,7 @@ def _needs(error: ValidationError, doc: Document, file: str) -> Iterator[Problem
 
 
 def _any_of(error: ValidationError, path: JsonPath, value: Any) -> tuple[str, str | None]:
-    if path and path[-1] == "timeout":
+    if path and path[-1] in ("timeout", "maxJobDuration", "queueMaxWaitTime"):
         return f"{_describe(value)} is not a duration", DURATION_FORMS
     branches = _rule(error)
     if all(set(branch) == {"required"} for branch in branches):
@@ -272,6 +272,7 @@ def _bounds(error: ValidationError) -> str:
     limit = _rule(error)
     messages = {
         "minimum": f"must be at least {limit}",
+        "exclusiveMinimum": f"must be more than {limit}",
         "maximum": f"must be at most {limit}",
         "minLength": "must not be empty" if limit == 1 else f"must be at least {limit} long",
         "maxLength": f"must be at most {limit} characters long",

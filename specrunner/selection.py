@@ -57,6 +57,10 @@ def _mismatches(env: ComputeEnvironment, wanted: EnvironmentSpec) -> list[str]:
     for unit, minimum, offered in minimums:
         if minimum is not None and (offered or 0) < minimum:
             problems.append(f"{offered or 0:g} {unit} < {minimum:g}")
+    for request in wanted.resources:
+        offered = _offered(env, request.id)
+        if offered < request.amount:
+            problems.append(f"{offered:g} {request.id} < {request.amount:g} asked")
     if wanted.max_price_min is not None and price > wanted.max_price_min:
         problems.append(f"priceMin {price:g} > {wanted.max_price_min:g}")
     if wanted.fee_token is not None and (env.feeToken or "").lower() != wanted.fee_token.lower():
@@ -64,8 +68,23 @@ def _mismatches(env: ComputeEnvironment, wanted: EnvironmentSpec) -> list[str]:
     return problems
 
 
+def _offered(env: ComputeEnvironment, resource_id: str) -> float:
+    """How much of a resource an environment offers a job: Provider v2 fields for cpu,
+    ram and disk, else ocean-node's `resources` list (its max), else a matching GPU type."""
+    base = {"cpu": env.cpuNumber, "ram": env.ramGB, "disk": env.diskGB}
+    if resource_id in base:
+        return float(base[resource_id] or 0)
+    listed = getattr(env, "resources", None) or []
+    for resource in listed:
+        if isinstance(resource, dict) and resource.get("id") == resource_id:
+            return float(resource.get("max", resource.get("total")) or 0)
+    if env.gpuType and resource_id in str(env.gpuType).split(","):
+        return float(env.gpuNumber or 0)
+    return 0.0
+
+
 def _describe_selectors(wanted: EnvironmentSpec) -> str:
-    shown = wanted.model_dump(by_alias=True, exclude_none=True, exclude={"id"})
+    shown = wanted.model_dump(by_alias=True, exclude_none=True, exclude={"id", "resources"})
     return ", ".join(f"{key}={value}" for key, value in shown.items())
 
 

@@ -134,6 +134,13 @@ class RawAlgorithm(_Frozen):
 AlgorithmSpec = PublishedAlgorithm | RawAlgorithm
 
 
+class ResourceRequest(_Frozen):
+    """An amount of one resource: cpu, ram (GB), disk (GB), or a GPU by its id."""
+
+    id: str = Field(min_length=1)
+    amount: float = Field(gt=0)
+
+
 class EnvironmentSpec(_Frozen):
     """An explicit environment `id`, or selectors; empty means "any, cheapest first"."""
 
@@ -145,10 +152,12 @@ class EnvironmentSpec(_Frozen):
     min_gpu: int | None = Field(default=None, alias="minGpu", ge=0)
     max_price_min: float | None = Field(default=None, alias="maxPriceMin", ge=0)
     fee_token: str | None = Field(default=None, alias="feeToken")
+    resources: tuple[ResourceRequest, ...] = ()
 
     @model_validator(mode="after")
     def _id_or_selectors(self) -> EnvironmentSpec:
-        selectors = self.model_dump(exclude={"id"}, exclude_none=True)
+        # Resources are a request, not a selector: they go with an id too.
+        selectors = self.model_dump(exclude={"id", "resources"}, exclude_none=True)
         if self.id is not None and selectors:
             raise ValueError("an environment id cannot be combined with selectors")
         return self
@@ -156,9 +165,11 @@ class EnvironmentSpec(_Frozen):
 
 class Policy(_Frozen):
     timeout: int | None = Field(default=None, description="seconds")
+    max_job_duration: int | None = Field(default=None, alias="maxJobDuration")
+    queue_max_wait_time: int | None = Field(default=None, alias="queueMaxWaitTime")
     retries: int = Field(default=0, ge=0, le=10)
 
-    @field_validator("timeout", mode="before")
+    @field_validator("timeout", "max_job_duration", "queue_max_wait_time", mode="before")
     @classmethod
     def _parse_timeout(cls, value: object) -> int | None:
         return None if value is None else parse_duration(value)
@@ -227,6 +238,7 @@ __all__ = [
     "PublishedAlgorithm",
     "PublishedDataset",
     "RawAlgorithm",
+    "ResourceRequest",
     "Source",
     "Spec",
     "Wallet",

@@ -65,3 +65,29 @@ def test_no_match_explains_each_environment() -> None:
     with pytest.raises(PlanError, match="gpu: not free") as caught:
         _select(free=True, minGpu=1)
     assert "a-free: 0 gpu < 1" in str(caught.value)
+
+
+def test_resources_by_id_select_environments_that_offer_them() -> None:
+    node_env = ComputeEnvironment.model_validate(
+        {
+            "id": "node",
+            "priceMin": 0,
+            "cpuNumber": 4,
+            "ramGB": 16,
+            "diskGB": 100,
+            "resources": [{"id": "cpu", "max": 4}, {"id": "nvidia-a100", "type": "gpu", "max": 2}],
+        }
+    )
+    envs = [*ENVS, node_env]
+
+    def pick(*resources: tuple[str, float]) -> str:
+        wanted = EnvironmentSpec.model_validate(
+            {"resources": [{"id": i, "amount": a} for i, a in resources]}
+        )
+        return select_environment(envs, wanted, "P").id
+
+    assert pick(("cpu", 2)) == "a-free"
+    assert pick(("cpu", 4), ("ram", 16)) == "node"
+    assert pick(("nvidia-a100", 2)) == "node"
+    with pytest.raises(PlanError, match="0 nvidia-a100 < 3 asked"):
+        pick(("nvidia-a100", 3))

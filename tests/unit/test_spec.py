@@ -196,3 +196,19 @@ def test_lock_schema_rejects_unknown_keys_and_values(
         target = target[part]
     target[key] = value
     assert list(Draft202012Validator(load_schema(LOCK_SCHEMA)).iter_errors(lock))
+
+
+def test_ocean_node_fields_are_parsed() -> None:
+    from pathlib import Path
+
+    from specrunner.manifest import load_manifests
+
+    corpus = Path(__file__).parent.parent / "data" / "manifests" / "valid" / "ocean-node.yaml"
+    (spec,) = load_manifests([corpus], environ={})
+    assert [(r.id, r.amount) for r in spec.environment.resources] == [
+        ("cpu", 2),
+        ("ram", 4),
+        ("nvidia-a100", 1),
+    ]
+    assert (spec.policy.max_job_duration, spec.policy.queue_max_wait_time) == (1200, 300)
+    assert spec.environment.free is True
