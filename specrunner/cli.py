@@ -304,9 +304,27 @@ def provider() -> None:
     type=click.Path(),
     help="YAML with `environments:` in Provider v2 field names.",
 )
+@click.option(
+    "--dialect",
+    type=click.Choice(["provider-v2", "ocean-node"]),
+    default=None,
+    help="The compute API to speak (default: the config's, else provider-v2).",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, data_dir: str, config_path: str | None) -> None:
-    """Serve the Provider v2 API with a sandboxed compute engine."""
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    data_dir: str,
+    config_path: str | None,
+    dialect: str | None,
+) -> None:
+    """Serve the Provider v2 (or ocean-node) compute API with a sandboxed engine."""
     from specrunner.commands import serve as command
 
-    _run(ctx, lambda: command.run(host=host, port=port, data_dir=data_dir, config_path=config_path))
+    _run(
+        ctx,
+        lambda: command.run(
+            host=host, port=port, data_dir=data_dir, config_path=config_path, dialect=dialect
+        ),
+    )

@@ -10,7 +10,9 @@ from specrunner import report
 from specrunner.errors import SpecRunnerError
 
 
-def run(*, host: str, port: int, data_dir: str, config_path: str | None) -> int:
+def run(
+    *, host: str, port: int, data_dir: str, config_path: str | None, dialect: str | None = None
+) -> int:
     import uvicorn
 
     from specrunner.server.app import create_app
@@ -19,7 +21,7 @@ def run(*, host: str, port: int, data_dir: str, config_path: str | None) -> int:
     from specrunner.server.sandbox import check_available
 
     folder = Path(data_dir)
-    config = load_config(Path(config_path) if config_path else None, _ready_dir(folder))
+    config = load_config(Path(config_path) if config_path else None, _ready_dir(folder), dialect)
     ctx = build_context(config, folder)
     problem = check_available()
     if problem and any(env.sandboxed for env in config.environments):

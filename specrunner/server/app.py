@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from specrunner.server.context import ProviderContext
 from specrunner.server.http import RequestError
-from specrunner.server.routes import assets, compute, discovery, services
+from specrunner.server.routes import assets, compute, discovery, node, services
 
 log = logging.getLogger("specrunner.provider")
 
@@ -35,9 +35,14 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 def create_app(ctx: ProviderContext) -> Starlette:
-    """The route table of reference §4 plus Aquarius and publishing, bound to `ctx`."""
+    """The route table of reference §4 (or §10 for the ocean-node dialect) plus Aquarius
+    and publishing, bound to `ctx`."""
+    if ctx.config.dialect == "ocean-node":
+        routes = [*node.ROUTES, *assets.ROUTES]
+    else:
+        routes = [*discovery.ROUTES, *services.ROUTES, *compute.ROUTES, *assets.ROUTES]
     app = Starlette(
-        routes=[*discovery.ROUTES, *services.ROUTES, *compute.ROUTES, *assets.ROUTES],
+        routes=routes,
         middleware=[
             Middleware(
                 CORSMiddleware,

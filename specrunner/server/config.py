@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -63,6 +63,8 @@ class ProviderConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     chainId: int = DEFAULT_CHAIN_ID
+    # Which compute API to speak: Provider v2 (reference §1-§9) or ocean-node (§10).
+    dialect: Literal["provider-v2", "ocean-node"] = "provider-v2"
     environments: list[EnvironmentConfig] = Field(min_length=1)
     # Largest JSON body accepted (publishing sends files inline, base64-encoded).
     maxRequestBytes: int = Field(default=256 * 1024 * 1024, ge=1024)
@@ -107,8 +109,14 @@ def _total_memory_gb() -> float:
     return max(0.25, round(pages / 2**30 / 2, 1))
 
 
-def load_config(path: Path | None, data_dir: Path) -> ProviderConfig:
-    """The provider config from a YAML file, or the default; raises SpecRunnerError."""
+def load_config(path: Path | None, data_dir: Path, dialect: str | None = None) -> ProviderConfig:
+    """The provider config from a YAML file, or the default; `dialect` overrides the
+    file's. Raises SpecRunnerError."""
+    config = _load(path, data_dir)
+    return config if dialect is None else config.model_copy(update={"dialect": dialect})
+
+
+def _load(path: Path | None, data_dir: Path) -> ProviderConfig:
     if path is None:
         return ProviderConfig(environments=[default_environment(data_dir)])
     try:

@@ -121,7 +121,10 @@ class JobFolder:
             },
             allow_network=bool(workflow.get("allowNetwork")),
             limits=sandbox.SandboxLimits(
-                wall_seconds=float(env.maxJobDuration),
+                # A job may ask for less time than the environment allows (ocean-node).
+                wall_seconds=float(
+                    min(env.maxJobDuration, workflow.get("maxJobDuration") or env.maxJobDuration)
+                ),
                 memory_bytes=int(env.ramGB * 2**30),
                 max_processes=env.maxProcesses,
                 output_bytes=int(env.diskGB * 2**30),

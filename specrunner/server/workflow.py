@@ -22,6 +22,19 @@ class Checker:
     orders: OrderBook
     env: EnvironmentConfig
     env_address: str
+    # ocean-node's free compute takes no orders (reference §10.3); Provider v2 always does.
+    require_orders: bool = True
+
+    def _ordered(self, owner: str, item: dict[str, Any], did: str, service_id: str) -> bool:
+        """True when `item.transferTxId` is an order this provider issued for this use."""
+        order = self.orders.find_valid(
+            item.get("transferTxId"),
+            did=did,
+            service_id=service_id,
+            environment=self.env.id,
+            consumers=(owner, self.env_address),
+        )
+        return order is not None
 
     def algorithm(self, owner: str, algo: dict[str, Any], customdata: Any) -> dict[str, Any]:
         """The algorithm part of a workflow: published (documentId) or raw (meta)."""
@@ -66,14 +79,7 @@ class Checker:
         files = self.registry.service_files(asset, service)
         if files is None:
             raise route_error({"algorithm": "compute_services_not_in_same_provider"})
-        order = self.orders.find_valid(
-            algo.get("transferTxId"),
-            did=did,
-            service_id=str(service_id),
-            environment=self.env.id,
-            consumers=(owner, self.env_address),
-        )
-        if order is None:
+        if self.require_orders and not self._ordered(owner, algo, did, str(service_id)):
             raise route_error({"algorithm": "in_use_or_not_on_chain"})
         container = asset.ddo["metadata"]["algorithm"]["container"]
         return {
@@ -92,7 +98,12 @@ class Checker:
         self, owner: str, item: dict[str, Any], resource: str, algorithm: dict[str, Any]
     ) -> dict[str, Any]:
         """One input of a workflow; `resource` is `dataset` or `datasets[i]` in errors."""
-        for field in ("documentId", "transferTxId", "serviceId"):
+        required = (
+            ("documentId", "transferTxId", "serviceId")
+            if self.require_orders
+            else ("documentId", "serviceId")
+        )
+        for field in required:
             if not item.get(field):
                 raise route_error({f"{resource}.{field}": "missing"})
         did = str(item["documentId"])
@@ -114,22 +125,18 @@ class Checker:
         if service.get("type") == "compute":
             # An access service carries no compute options to enforce.
             _check_algorithm_allowed(options, algorithm, resource)
-        order = self.orders.find_valid(
-            item.get("transferTxId"),
-            did=did,
-            service_id=str(service["id"]),
-            environment=self.env.id,
-            consumers=(owner, self.env_address),
-        )
-        if order is None:
-            raise route_error({f"{resource}.serviceId": "order_invalid"})
+        order_id = ""
+        if self.require_orders:
+            if not self._ordered(owner, item, did, str(service["id"])):
+                raise route_error({f"{resource}.serviceId": "order_invalid"})
+            order_id = str(item["transferTxId"]).lower()
         userdata = item.get("userdata")
         if userdata is not None and not isinstance(userdata, dict):
             raise route_error({f"{resource}.userdata": "must be an object"})
         return {
             "did": did,
             "serviceId": str(service["id"]),
-            "transferTxId": order.order_id,
+            "transferTxId": order_id,
             "userdata": userdata,
             "files": [_file_json(f) for f in files],
             "ddo": asset.ddo,

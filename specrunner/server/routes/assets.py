@@ -11,6 +11,7 @@ from specrunner.ocean import signing
 from specrunner.server.assets import render_ddo
 from specrunner.server.auth import address_field, check_signed
 from specrunner.server.http import json_response, read_json_body, route_error
+from specrunner.server.node_auth import check_publish_signed
 from specrunner.server.routes.common import context, origin
 
 
@@ -29,7 +30,11 @@ async def publish(request: Request) -> JSONResponse:
     body = await read_json_body(request, ctx.config.maxRequestBytes)
     publisher = address_field(body, "publisherAddress")
     digest = await run_in_threadpool(signing.publish_digest, body)
-    check_signed(ctx.store, body, publisher, signing.publish_message(publisher, digest))
+    message = signing.publish_message(publisher, digest)
+    if ctx.config.dialect == "ocean-node":
+        check_publish_signed(ctx.store, body, publisher, message)
+    else:
+        check_signed(ctx.store, body, publisher, message)
     asset = await run_in_threadpool(ctx.registry.publish, publisher, body)
     return json_response(render_ddo(asset.ddo, origin(request)))
 
