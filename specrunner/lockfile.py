@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import socket
@@ -136,18 +137,42 @@ def load_lock(path: Path) -> Lock:
 
 def _schema_problem(raw: dict[str, Any]) -> str | None:
     """The first way `raw` breaks `schemas/lock.schema.json` (the public contract), if any."""
-    from jsonschema import Draft202012Validator
-
-    from specrunner.schema_files import LOCK_SCHEMA, load_schema
-
-    validator = Draft202012Validator(load_schema(LOCK_SCHEMA))
     error = next(
-        iter(sorted(validator.iter_errors(raw), key=lambda e: [str(p) for p in e.path])), None
+        iter(sorted(_lock_validator().iter_errors(raw), key=lambda e: [str(p) for p in e.path])),
+        None,
     )
     if error is None:
         return None
     where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
     return f"${where}: {error.message}"
+
+
+@functools.cache
+def _lock_validator() -> Any:
+    """Built once per process, with the schema's local `$ref`s inlined (it has no
+    recursion): resolving them per job was a fifth of loading a 10,000-job lock, and the
+    schema check is most of it (bench/bench_plan.py)."""
+    from jsonschema import Draft202012Validator
+
+    from specrunner.schema_files import LOCK_SCHEMA, load_schema
+
+    schema = load_schema(LOCK_SCHEMA)
+    return Draft202012Validator(_inline_refs(schema, schema.get("$defs", {})))
+
+
+def _inline_refs(node: Any, definitions: dict[str, Any]) -> Any:
+    if isinstance(node, list):
+        return [_inline_refs(item, definitions) for item in node]
+    if not isinstance(node, dict):
+        return node
+    result = {key: _inline_refs(value, definitions) for key, value in node.items() if key != "$ref"}
+    reference = node.get("$ref")
+    if isinstance(reference, str) and reference.startswith("#/$defs/"):
+        target = _inline_refs(definitions[reference.removeprefix("#/$defs/")], definitions)
+        result = {**target, **result}  # sibling keys (a description) win, as in 2020-12
+    elif reference is not None:
+        result["$ref"] = reference
+    return result
 
 
 def dump_lock(lock: Lock) -> bytes:
