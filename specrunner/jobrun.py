@@ -245,41 +245,45 @@ class JobRun:
         _remove_old_results(previous, self.workdir)
         outputs = self.workdir / job.outputsDir
         recorded: list[LockedResult] = []
-        for position, result in enumerate(status.results):
-            index = position if result.index is None else result.index
-            target = result_path(outputs, result.type, result.filename)
-            with self.signing_lock:
-                (url,) = self.client.compute_result_urls(
-                    job.provider, self.signer, entry.jobId, [index]
-                )
+        indexes = [
+            position if result.index is None else result.index
+            for position, result in enumerate(status.results)
+        ]
+        # One nonce request signs every result URL (not one per file). The URLs work only
+        # in order and before the wallet's next signed call, so the signing lock is held
+        # until the last one is fetched (as it was around each single download).
+        with self.signing_lock:
+            urls = self.client.compute_result_urls(job.provider, self.signer, entry.jobId, indexes)
+            for result, index, url in zip(status.results, indexes, urls, strict=True):
+                target = result_path(outputs, result.type, result.filename)
                 download = self.client.download_to(url, target)
-            if result.sha256 and download.sha256 != result.sha256:
-                target.unlink(missing_ok=True)
-                raise JobFailed(
-                    f"{job.name}: result {result.filename} arrived corrupted "
-                    f"(sha256 {download.sha256}, provider says {result.sha256})"
+                if result.sha256 and download.sha256 != result.sha256:
+                    target.unlink(missing_ok=True)
+                    raise JobFailed(
+                        f"{job.name}: result {result.filename} arrived corrupted "
+                        f"(sha256 {download.sha256}, provider says {result.sha256})"
+                    )
+                recorded.append(
+                    LockedResult(
+                        index=index,
+                        type=result.type,
+                        filename=result.filename,
+                        filesize=download.size,
+                        sha256=download.sha256,
+                        path=_relative(target, self.workdir),
+                    )
                 )
-            recorded.append(
-                LockedResult(
-                    index=index,
-                    type=result.type,
-                    filename=result.filename,
-                    filesize=download.size,
-                    sha256=download.sha256,
-                    path=_relative(target, self.workdir),
+                entry = entry.model_copy(update={"results": list(recorded)})
+                self.writer.put(job.name, entry)
+                self.emit(
+                    {
+                        "event": "result",
+                        "job": job.name,
+                        "filename": result.filename,
+                        "path": _relative(target, self.workdir),
+                        "sha256": download.sha256,
+                    }
                 )
-            )
-            entry = entry.model_copy(update={"results": list(recorded)})
-            self.writer.put(job.name, entry)
-            self.emit(
-                {
-                    "event": "result",
-                    "job": job.name,
-                    "filename": result.filename,
-                    "path": _relative(target, self.workdir),
-                    "sha256": download.sha256,
-                }
-            )
         return self._finish(job, entry, status)
 
     def _finish(self, job: ResolvedJob, entry: LockedJob, status: JobStatus) -> LockedJob:
