@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +27,14 @@ from specrunner.lockfile import (
 )
 from specrunner.ocean.compute import build_start_payload
 from specrunner.ocean.models import DDO, AlgorithmMetadata, ComputeInput, JobStatus, Service
-from specrunner.ocean.provider import DataServiceProvider
+from specrunner.ocean.provider import OCEAN_NODE, DataServiceProvider
 from specrunner.ocean.signing import Signer
 from specrunner.resolved import ResolvedJob
-from specrunner.results import result_path
+from specrunner.results import extract_tar, result_path
 
 Emit = Callable[[dict[str, Any]], None]
 SUCCESS_STATUSES = (70, 71)  # 71 "Job settling" is success on ocean-node (reference §10.3)
+METADATA_KEY = "specrunnerKey"  # the idempotency key's name in an ocean-node job's metadata
 
 
 class JobFailed(SpecRunnerError):
@@ -66,14 +68,19 @@ class JobRun:
     workdir: Path
 
     def start(self, job: ResolvedJob, pending: LockedJob | None) -> LockedJob:
-        """A started entry for `job`: adopted when the lock's pending orders already ran."""
-        if pending is not None and pending.inputs and pending.inputs[0].transferTxId:
+        """A started entry for `job`: adopted when the lock's pending claim already ran.
+
+        The claim, written before the start request, is the main order (Provider v2: the
+        job's agreementId) or an idempotency key in the job's metadata (ocean-node's free
+        jobs take no orders).
+        """
+        if pending is not None and _claim(pending):
             adopted = self._adopt(job, pending)
             if adopted is not None:
                 return adopted
             entry = pending
         else:
-            entry = self._order(job)
+            entry = self._claimed(job) if job.dialect == OCEAN_NODE else self._order(job)
             self.writer.put(job.name, entry)
         try:
             status = self._send_start(job, entry)
@@ -92,6 +99,12 @@ class JobRun:
                 return self.start(job, None)
             raise
         return self._record_started(job, entry, status)
+
+    def _claimed(self, job: ResolvedJob) -> LockedJob:
+        """A pending entry for an ocean-node free job: no orders, a fresh idempotency key."""
+        return _pending(
+            job, [None] * len(job.inputs), None, idempotencyKey=f"specrunner-{uuid.uuid4().hex}"
+        )
 
     def _order(self, job: ResolvedJob) -> LockedJob:
         valid_until = int(time.time() + (job.timeoutSeconds or 3600) + 3600)
@@ -116,33 +129,7 @@ class JobRun:
         algo_order = None
         if job.algorithm.did:
             algo_order = _valid_order(answer.get("algorithm") or {}, job, "algorithm")
-        return LockedJob(
-            specDigest=job.specDigest,
-            fingerprints=job.fingerprints,
-            provider=job.provider,
-            chainId=job.chainId,
-            dialect=job.dialect,
-            environment=job.environment.id,
-            owner=job.owner,
-            phase="pending",
-            outputsDir=job.outputsDir,
-            inputs=[
-                LockedInput(
-                    did=i.did,
-                    serviceId=i.serviceId,
-                    ddoDigest=i.ddoDigest,
-                    transferTxId=order,
-                    path=None if i.label == i.did else i.label,
-                )
-                for i, order in zip(job.inputs, orders, strict=True)
-            ],
-            algorithm=LockedAlgorithm(
-                did=job.algorithm.did,
-                serviceId=job.algorithm.serviceId,
-                digest=job.algorithm.digest,
-                transferTxId=algo_order,
-            ),
-        )
+        return _pending(job, list(orders), algo_order)
 
     def _send_start(self, job: ResolvedJob, entry: LockedJob) -> JobStatus:
         datasets = [
@@ -154,13 +141,15 @@ class JobRun:
         payload = build_start_payload(
             datasets[0], job.environment.id, published, meta, job.algorithm.customData, datasets[1:]
         )
+        if job.dialect == OCEAN_NODE:
+            payload.update(_node_extras(job, entry))
         with self.signing_lock:
             return self.client.start_compute(job.provider, self.signer, payload)
 
     def _adopt(self, job: ResolvedJob, entry: LockedJob) -> LockedJob | None:
-        agreement = (entry.inputs[0].transferTxId or "").lower()
+        claim = _claim(entry)
         for status in self.client.compute_status(job.provider, self.signer.address):
-            if (status.agreementId or "").lower() == agreement:
+            if claim is not None and _job_claim(status, entry) == claim:
                 self.emit({"event": "adopted", "job": job.name, "jobId": status.jobId})
                 return self._record_started(job, entry, status)
         return None
@@ -256,7 +245,14 @@ class JobRun:
             urls = self.client.compute_result_urls(job.provider, self.signer, entry.jobId, indexes)
             for result, index, url in zip(status.results, indexes, urls, strict=True):
                 target = result_path(outputs, result.type, result.filename)
-                download = self.client.download_to(url, target)
+                try:
+                    download = self.client.download_to(url, target)
+                except OSError as exc:  # a full disk, a read-only folder: nothing was kept
+                    raise JobFailed(
+                        f"{job.name}: cannot save result {result.filename} to "
+                        f"{_relative(target, self.workdir)}: {exc.strerror or exc}; the job "
+                        "stays recorded, and the next apply downloads its results again"
+                    ) from None
                 if result.sha256 and download.sha256 != result.sha256:
                     target.unlink(missing_ok=True)
                     raise JobFailed(
@@ -273,6 +269,8 @@ class JobRun:
                         path=_relative(target, self.workdir),
                     )
                 )
+                if job.dialect == OCEAN_NODE and result.filename.endswith(".tar"):
+                    recorded.extend(_unpacked(target, index, outputs, self.workdir))
                 entry = entry.model_copy(update={"results": list(recorded)})
                 self.writer.put(job.name, entry)
                 self.emit(
@@ -312,6 +310,69 @@ class JobRun:
             }
         )
         return finished
+
+
+def _pending(
+    job: ResolvedJob, orders: list[str | None], algo_order: str | None, **extra: Any
+) -> LockedJob:
+    """The write-ahead entry of a job about to start with these orders."""
+    return LockedJob(
+        specDigest=job.specDigest,
+        fingerprints=job.fingerprints,
+        provider=job.provider,
+        chainId=job.chainId,
+        dialect=job.dialect,
+        environment=job.environment.id,
+        owner=job.owner,
+        phase="pending",
+        outputsDir=job.outputsDir,
+        inputs=[
+            LockedInput(
+                did=i.did,
+                serviceId=i.serviceId,
+                ddoDigest=i.ddoDigest,
+                transferTxId=order,
+                path=None if i.label == i.did else i.label,
+            )
+            for i, order in zip(job.inputs, orders, strict=True)
+        ],
+        algorithm=LockedAlgorithm(
+            did=job.algorithm.did,
+            serviceId=job.algorithm.serviceId,
+            digest=job.algorithm.digest,
+            transferTxId=algo_order,
+        ),
+        **extra,
+    )
+
+
+def _claim(entry: LockedJob) -> str | None:
+    """What a pending entry staked before its start request, if anything."""
+    if entry.idempotencyKey:
+        return entry.idempotencyKey
+    order = entry.inputs[0].transferTxId if entry.inputs else None
+    return order.lower() if order else None
+
+
+def _job_claim(status: JobStatus, entry: LockedJob) -> str | None:
+    """The same claim as read off a provider's job: its metadata key, or its agreementId."""
+    if entry.idempotencyKey:
+        metadata = (status.model_extra or {}).get("metadata")
+        return str(metadata.get(METADATA_KEY)) if isinstance(metadata, dict) else None
+    return (status.agreementId or "").lower() or None
+
+
+def _node_extras(job: ResolvedJob, entry: LockedJob) -> dict[str, Any]:
+    """What ocean-node takes with a start (§10.2): our key and the spec's labels as the
+    job's metadata, resources, the job's maximum duration and its queue wait."""
+    extras: dict[str, Any] = {"metadata": {**job.labels, METADATA_KEY: entry.idempotencyKey}}
+    if job.resources:
+        extras["resources"] = job.resources
+    if job.maxJobDuration:
+        extras["maxJobDuration"] = job.maxJobDuration
+    if job.queueMaxWaitTime:
+        extras["queueMaxWaitTime"] = job.queueMaxWaitTime
+    return extras
 
 
 def _failure(status: JobStatus, exit_code: Any, details: dict[str, Any]) -> str | None:
@@ -372,6 +433,22 @@ def _algorithm_input(
         ddo, service = _stub_ddo(algorithm.did, algorithm.serviceId, "access")
         return ComputeInput(ddo, service, transfer_tx_id=order or algorithm.transferTxId)
     return AlgorithmMetadata.model_validate(algorithm.meta or {})
+
+
+def _unpacked(archive: Path, index: int, outputs: Path, workdir: Path) -> list[LockedResult]:
+    """ocean-node returns outputs as one tar (§10.3): its files land in the outputs folder,
+    each recorded with its sha256 as an `extracted` result of the tar's index."""
+    return [
+        LockedResult(
+            index=index,
+            type="extracted",
+            filename=name,
+            filesize=size,
+            sha256=digest,
+            path=_relative(path, workdir),
+        )
+        for name, path, size, digest in extract_tar(archive, outputs)
+    ]
 
 
 def _remove_old_results(previous: LockedJob | None, workdir: Path) -> None:

@@ -11,6 +11,7 @@ import fcntl
 import functools
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -25,6 +26,9 @@ from specrunner.atomic import write_atomic
 from specrunner.errors import LockfileError
 
 LOCK_VERSION = 1
+MAX_NESTING = 64  # a real lock nests about 6 deep
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(r"[\[\]{}]")
 DEFAULT_LOCKFILE = Path("specrunner.lock.json")
 
 Phase = Literal["pending", "started", "finished", "failed"]
@@ -77,6 +81,9 @@ class LockedJob(LockModel):
     dateFinished: str | None = None
     error: str | None = None
     outputsDir: str | None = None
+    # ocean-node's free jobs take no orders: this key, sent in the job's metadata, is what
+    # a rerun adopts a started job by.
+    idempotencyKey: str | None = None
     inputs: list[LockedInput] = Field(default_factory=list)
     algorithm: LockedAlgorithm
     results: list[LockedResult] = Field(default_factory=list)
@@ -106,6 +113,11 @@ def load_lock(path: Path) -> Lock:
         return Lock()
     except (OSError, UnicodeDecodeError) as exc:
         raise LockfileError(f"{path}: cannot read the lockfile: {exc}") from None
+    if _nesting(text) > MAX_NESTING:
+        raise LockfileError(
+            f"{path}: the lockfile nests deeper than {MAX_NESTING} levels, which no lockfile "
+            "does; it was left untouched"
+        )
     try:
         raw: Any = json.loads(text)
     except ValueError as exc:
@@ -133,6 +145,16 @@ def load_lock(path: Path) -> Lock:
         raise LockfileError(
             f"{path}: invalid lockfile at $.{where}: {first['msg']}; it was left untouched"
         ) from None
+
+
+def _nesting(text: str) -> int:
+    """How deep arrays and objects nest in JSON `text` (strings skipped). Checked before
+    parsing: json and jsonschema recurse, and a few thousand levels crash the interpreter."""
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_STRINGS.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def _schema_problem(raw: dict[str, Any]) -> str | None:

@@ -15,6 +15,12 @@ def line(text: str = "") -> None:
     sys.stdout.flush()
 
 
+def raw(text: str) -> None:
+    """Text as it comes (a streamed log), flushed at once."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
 def error(text: str) -> None:
     """A line on stderr, for problems and warnings."""
     sys.stderr.write(text + "\n")

@@ -88,6 +88,10 @@ class Resolver:
                 fingerprints[f"userdata {item.label}"] = json_digest(item.userdata)
         if algorithm.customData is not None:
             fingerprints["customData"] = json_digest(algorithm.customData)
+        if spec.environment.resources:
+            fingerprints["resources"] = json_digest(
+                [r.model_dump() for r in spec.environment.resources]
+            )
         return ResolvedJob(
             name=spec.name,
             source=source,
@@ -102,6 +106,10 @@ class Resolver:
             algorithm=algorithm,
             timeoutSeconds=spec.policy.timeout,
             retries=spec.policy.retries,
+            resources=[{"id": r.id, "amount": r.amount} for r in spec.environment.resources],
+            maxJobDuration=spec.policy.max_job_duration or spec.policy.timeout,
+            queueMaxWaitTime=spec.policy.queue_max_wait_time,
+            labels=dict(spec.metadata.labels),
             outputsDir=spec.outputs.dir,
             fingerprints=fingerprints,
         )

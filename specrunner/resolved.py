@@ -56,5 +56,10 @@ class ResolvedJob(ResolvedModel):
     algorithm: ResolvedAlgorithm
     timeoutSeconds: float | None = None
     retries: int = 0
+    # What ocean-node accepts with a start (reference §10.2); Provider v2 ignores them.
+    resources: list[dict[str, Any]] = Field(default_factory=list)
+    maxJobDuration: int | None = None
+    queueMaxWaitTime: int | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
     outputsDir: str
     fingerprints: dict[str, str] = Field(default_factory=dict)

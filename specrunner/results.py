@@ -7,8 +7,9 @@ file outside the job's output folder. A download that fails leaves no partial fi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from specrunner.atomic import atomic_writer
 from specrunner.errors import SpecRunnerError
@@ -50,3 +51,35 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def extract_tar(archive: Path, outputs_dir: Path) -> list[tuple[str, Path, int, str]]:
+    """Unpack ocean-node's outputs.tar into `outputs_dir`: regular files only, each name
+    checked like any result name (no absolute paths, no `..`, no links), each written
+    atomically. Returns (member name, path, size, sha256) per file."""
+    import tarfile
+
+    extracted = []
+    try:
+        with tarfile.open(archive, mode="r:*") as tar:
+            for member in tar:
+                if member.isdir():
+                    continue
+                if not member.isfile():
+                    raise SpecRunnerError(
+                        f"refusing {member.name!r} in {archive.name}: only regular files"
+                    )
+                target = result_path(outputs_dir, "output", member.name)
+                source = tar.extractfile(member)
+                assert source is not None  # a regular file always has content
+                with source:
+                    size, digest = save_stream(_chunks(source), target)
+                extracted.append((member.name, target, size, digest))
+    except tarfile.TarError as exc:
+        raise SpecRunnerError(f"{archive.name} is not a readable tar archive: {exc}") from None
+    return extracted
+
+
+def _chunks(handle: Any) -> Iterator[bytes]:
+    while chunk := handle.read(1 << 20):
+        yield chunk

@@ -99,6 +99,17 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProvid
     running.stop()
 
 
+@pytest.fixture(scope="session")
+def node_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProvider]:
+    """The same provider speaking the ocean-node dialect (reference §10)."""
+    folder = tmp_path_factory.mktemp("node-provider")
+    config = folder / "node.yaml"
+    config.write_text("dialect: ocean-node\n")
+    running = start_provider(folder / "data", config=config)
+    yield running
+    running.stop()
+
+
 @pytest.fixture
 def provider_url(provider: RunningProvider) -> str:
     return provider.url

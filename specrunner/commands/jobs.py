@@ -15,9 +15,11 @@ from specrunner.commands.session import (
     recorded,
     signer_for,
 )
-from specrunner.errors import SpecRunnerError
+from specrunner.errors import ProviderError, SpecRunnerError
 from specrunner.lockfile import load_lock
-from specrunner.results import result_path
+from specrunner.ocean.provider import OCEAN_NODE, DataServiceProvider
+from specrunner.ocean.signing import Signer
+from specrunner.results import extract_tar, result_path
 
 LOG_TYPE = "algorithmLog"
 
@@ -25,7 +27,9 @@ LOG_TYPE = "algorithmLog"
 def logs(name: str, lockfile: str, follow: bool = False, poll: float = 1.0) -> int:
     """Print the algorithm's log: the downloaded copy, else fetched from the provider.
 
-    With `follow`, wait for a running job to end first (Provider v2 has no live logs).
+    With `follow`, a running job's log is streamed live where the provider offers it
+    (ocean-node's computeStreamableLogs); Provider v2 has no live logs, so the command
+    waits for the job to end and prints the whole log.
     """
     lock = load_lock(Path(lockfile))
     entry = recorded(lock, name)
@@ -39,6 +43,12 @@ def logs(name: str, lockfile: str, follow: bool = False, poll: float = 1.0) -> i
         session.resolver.register_wallets(default_specs([]))
         provider = entry_provider(entry, session.embedded_url)
         signer = signer_for(entry, session)
+        if (
+            follow
+            and entry.dialect == OCEAN_NODE
+            and _stream(session.client, provider, signer, entry.jobId)
+        ):
+            return 0
         while True:
             found = session.client.compute_status(provider, entry.owner, entry.jobId)
             status = found[0] if found else None
@@ -57,6 +67,19 @@ def logs(name: str, lockfile: str, follow: bool = False, poll: float = 1.0) -> i
     return 0
 
 
+def _stream(client: DataServiceProvider, provider: str, signer: Signer, job_id: str) -> bool:
+    """Print the live log until the job ends; False when it is not running (nothing to
+    stream: the finished log is fetched instead)."""
+    try:
+        for chunk in client.stream_logs(provider, signer, job_id):
+            report.raw(chunk.decode("utf-8", errors="replace"))
+    except ProviderError as exc:
+        if exc.status_code != 404:
+            raise
+        return False
+    return True
+
+
 def results(name: str, lockfile: str, folder: str | None = None) -> int:
     """Download every recorded result again and check it against the lock's sha256."""
     lock = load_lock(Path(lockfile))
@@ -69,16 +92,25 @@ def results(name: str, lockfile: str, folder: str | None = None) -> int:
         session.resolver.register_wallets(default_specs([]))
         provider = entry_provider(entry, session.embedded_url)
         signer = signer_for(entry, session)
-        for result in entry.results:
+        unpacked = {r.filename: r.sha256 for r in entry.results if r.type == "extracted"}
+        for result in (r for r in entry.results if r.type != "extracted"):
             path = result_path(target, result.type, result.filename)
             (url,) = session.client.compute_result_urls(
                 provider, signer, entry.jobId, [result.index]
             )
             download = session.client.download_to(url, path)
-            ok = download.sha256 == result.sha256
-            report.line(f"{'ok' if ok else 'MISMATCH'}  {path}  sha256 {download.sha256}")
-            if not ok:
-                bad.append(str(path))
+            found: list[tuple[str, str, str | None]] = [(str(path), download.sha256, result.sha256)]
+            if unpacked and result.filename.endswith(".tar"):
+                # ocean-node's outputs.tar: its files were unpacked and recorded one by one.
+                found += [
+                    (str(p), digest, unpacked.get(member))
+                    for member, p, _, digest in extract_tar(path, target)
+                ]
+            for shown, digest, expected in found:
+                ok = digest == expected
+                report.line(f"{'ok' if ok else 'MISMATCH'}  {shown}  sha256 {digest}")
+                if not ok:
+                    bad.append(shown)
     if bad:
         raise SpecRunnerError(f"{len(bad)} result(s) differ from the lockfile: {', '.join(bad)}")
     return 0

@@ -132,6 +132,14 @@ def test_a_changed_input_replaces_the_job_with_that_reason(
     assert cli(folder, "plan", "--detailed-exitcode").returncode == 0
 
 
+@pytest.fixture(params=["provider-v2", "ocean-node"])
+def served(
+    request: pytest.FixtureRequest, provider: RunningProvider, node_provider: RunningProvider
+) -> RunningProvider:
+    """The runner's acceptance tests run against our provider in each dialect."""
+    return provider if request.param == "provider-v2" else node_provider
+
+
 def _served(
     provider: RunningProvider, tmp_path: Path, names: list[str], **custom: Any
 ) -> tuple[Path, dict[str, str], Signer]:
@@ -157,10 +165,8 @@ def _until(check: Any, timeout: float = 60) -> Any:
     raise AssertionError("condition not met in time")
 
 
-def test_no_wait_then_status_collects_the_results(
-    provider: RunningProvider, tmp_path: Path
-) -> None:
-    folder, env, _ = _served(provider, tmp_path, ["later"], sleep=1)
+def test_no_wait_then_status_collects_the_results(served: RunningProvider, tmp_path: Path) -> None:
+    folder, env, _ = _served(served, tmp_path, ["later"], sleep=1)
     started = cli(folder, "apply", "--no-wait", env=env)
     assert started.returncode == 0, started.stderr
     assert lock_of(folder)["jobs"]["later"]["phase"] == "started"
@@ -173,8 +179,8 @@ def test_no_wait_then_status_collects_the_results(
     assert "summarised" in log.stdout
 
 
-def test_stop_ends_a_running_job(provider: RunningProvider, tmp_path: Path) -> None:
-    folder, env, _ = _served(provider, tmp_path, ["long"], sleep=60)
+def test_stop_ends_a_running_job(served: RunningProvider, tmp_path: Path) -> None:
+    folder, env, _ = _served(served, tmp_path, ["long"], sleep=60)
     assert cli(folder, "apply", "--no-wait", env=env).returncode == 0
     stopped = cli(folder, "stop", "long", env=env)
     assert stopped.returncode == 0 and "stop requested" in stopped.stdout
@@ -189,10 +195,10 @@ def test_stop_ends_a_running_job(provider: RunningProvider, tmp_path: Path) -> N
 
 
 def test_sigkill_at_random_points_runs_every_spec_exactly_once(
-    provider: RunningProvider, tmp_path: Path
+    served: RunningProvider, tmp_path: Path
 ) -> None:
     names = ["k1", "k2", "k3"]
-    folder, env, owner = _served(provider, tmp_path, names, sleep=0.5)
+    folder, env, owner = _served(served, tmp_path, names, sleep=0.5)
     rng = random.Random(int.from_bytes(os.urandom(4), "big"))
     for _ in range(4):
         process = subprocess.Popen(
@@ -207,7 +213,7 @@ def test_sigkill_at_random_points_runs_every_spec_exactly_once(
         process.wait()
     final = cli(folder, "apply", env=env)
     assert final.returncode == 0, final.stdout + final.stderr
-    jobs = _owner_jobs(provider, owner.address)
+    jobs = _owner_jobs(served, owner.address)
     assert len(jobs) == len(names), jobs
     lock = lock_of(folder)
     assert sorted(job["jobId"] for job in jobs) == sorted(
@@ -216,10 +222,8 @@ def test_sigkill_at_random_points_runs_every_spec_exactly_once(
     assert all(lock["jobs"][name]["phase"] == "finished" for name in names)
 
 
-def test_second_apply_waits_then_names_the_holder(
-    provider: RunningProvider, tmp_path: Path
-) -> None:
-    folder, env, owner = _served(provider, tmp_path, ["busy"], sleep=3)
+def test_second_apply_waits_then_names_the_holder(served: RunningProvider, tmp_path: Path) -> None:
+    folder, env, owner = _served(served, tmp_path, ["busy"], sleep=3)
     first = subprocess.Popen(
         [sys.executable, "-m", "specrunner", "apply"],
         cwd=folder,
@@ -241,7 +245,7 @@ def test_second_apply_waits_then_names_the_holder(
             first.communicate()
     waited = cli(folder, "apply", "--lock-timeout", "60", env=env)
     assert waited.returncode == 0 and "1 up to date" in waited.stdout
-    assert len(_owner_jobs(provider, owner.address)) == 1
+    assert len(_owner_jobs(served, owner.address)) == 1
 
 
 def test_corrupt_lockfile_is_reported_and_kept(tmp_path: Path) -> None:
@@ -339,3 +343,31 @@ def test_results_are_verified_again_and_status_sees_local_changes(tmp_path: Path
     assert again.returncode == 0 and again.stdout.startswith("ok")
     assert json.loads(summary.read_text())["tag"] == "one"
     assert cli(folder, "status").returncode == 0
+
+
+def test_logs_follow_streams_live_on_ocean_node(
+    node_provider: RunningProvider, tmp_path: Path
+) -> None:
+    folder, env, _ = _served(node_provider, tmp_path, ["chatty"], sleep=2)
+    (folder / "specs/summarise.py").write_text(
+        "import time\nprint('first line', flush=True)\ntime.sleep(2)\nprint('last line')\n"
+    )
+    assert cli(folder, "apply", "--no-wait", env=env).returncode == 0
+    job = lock_of(folder)["jobs"]["chatty"]
+    assert job["dialect"] == "ocean-node"
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "specrunner", "logs", "chatty", "--follow"],
+        cwd=folder,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert follower.stdout is not None
+    assert follower.stdout.readline() == "first line\n"
+    # Live: the first line arrived while the job was still running.
+    (running,) = _owner_jobs(node_provider, job["owner"])
+    assert running["status"] == 40 and running["dateFinished"] is None
+    rest, err = follower.communicate(timeout=60)
+    assert follower.returncode == 0, err
+    assert rest == "last line\n"

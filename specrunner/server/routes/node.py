@@ -218,6 +218,10 @@ async def _follow(request: Request, job_id: str, handle: Any) -> AsyncIterator[b
                 continue
             job = store.get_job(job_id)
             if job is None or job.date_finished is not None:
+                # The algorithm stopped writing before the job ended: drain what is left.
+                rest = handle.read()
+                if rest:
+                    yield rest
                 return
             await asyncio.sleep(0.2)
     finally:
