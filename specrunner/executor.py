@@ -14,6 +14,7 @@ from pathlib import Path
 from specrunner.errors import ProviderError, SpecRunnerError
 from specrunner.jobrun import Emit, JobRun, PollPolicy
 from specrunner.lockfile import LockWriter
+from specrunner.ocean.models import JobStatus
 from specrunner.ocean.provider import DataServiceProvider
 from specrunner.ocean.signing import Signer
 from specrunner.plan import Plan, Step
@@ -89,7 +90,10 @@ class Executor:
         run = self._job_run(job.provider, job.owner)
         previous = step.locked
         attempts = job.retries + 1
-        for attempt in range(1, attempts + 1):
+        lost_once = False  # a job the provider lost in a restart is started again, once
+        attempt = 0
+        while attempt < attempts:
+            attempt += 1
             pending = previous if step.action == "resume" and attempt == 1 else None
             if step.action == "replace" and attempt == 1 and previous is not None:
                 self._stop_replaced(run, step)
@@ -104,6 +108,8 @@ class Executor:
             final = run.collect(job, entry, status, previous)
             if final.phase == "finished":
                 return Outcome(step.name, step.action, True, "finished", final.jobId)
+            if _lost_by_provider(status) and not lost_once:
+                lost_once, attempts = True, attempts + 1
             if attempt < attempts:
                 self.emit(
                     {
@@ -152,3 +158,8 @@ class Executor:
                     limit = min(limit, max(1, job.environment.freeSlots))
                 self._slots[key] = threading.Semaphore(max(1, limit))
             return self._slots[key]
+
+
+def _lost_by_provider(status: JobStatus) -> bool:
+    """The provider restarted while the job ran: no fault of the algorithm's (design §3)."""
+    return (status.terminationDetails or {}).get("reason") == "provider-restart"

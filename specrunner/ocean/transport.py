@@ -2,8 +2,8 @@
 
 Failures: ProviderError (an error answer, any §1.1 body shape) └── ProviderUnreachableError
 (no answer after the allowed retries). Retries: a connection that failed before sending, for
-every call; timeouts, dropped connections and 429/502/503/504 only for idempotent calls, so a
-compute start is never resent once it may have arrived. Callers pass an `attempt` that
+every call; timeouts, dropped connections and 429/500/502/503/504 only for idempotent calls,
+so a compute start is never resent once it may have arrived. Callers pass an `attempt` that
 builds its request afresh, so signed calls are re-signed per attempt: a provider consumes a
 nonce when it sees it (§3.3).
 """
@@ -23,7 +23,8 @@ from specrunner.atomic import atomic_writer
 from specrunner.errors import ProviderUnreachableError
 from specrunner.ocean.protocol import error_from_response, json_body
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# 500 too: a proxy or a provider restarting answers it for a moment, and a GET is safe to resend.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)  # safe to resend
 CHUNK = 1 << 16
 

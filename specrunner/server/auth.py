@@ -7,7 +7,8 @@ accepts an equal one; the reference recommends refusing it, which stops replays)
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 from typing import Any
 
 from specrunner.ocean import signing
@@ -16,6 +17,10 @@ from specrunner.server.store import Store
 
 # What GET nonce answers for an address never seen; Provider v2 answers 1 (reference §3.3).
 FIRST_NONCE = Decimal(1)
+# Counters and UTC timestamps (fractional ones too, §3.3), in plain notation: a stored nonce
+# must stay readable by clients that parse it as a float (ocean.py) or a Number (ocean.js),
+# so "1e400" or a thousand digits would leave that wallet unable to sign again.
+NONCE_TEXT = re.compile(r"[0-9]{1,32}(\.[0-9]{1,18})?")
 
 
 def address_field(data: dict[str, Any], name: str) -> str:
@@ -33,12 +38,12 @@ def nonce_field(data: dict[str, Any]) -> str:
     if value is None or value == "":
         raise required("nonce")
     text = str(value)
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        raise validation_error({"nonce": ["The nonce must be a number."]}) from None
-    if not number.is_finite() or number < 0 or isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise validation_error({"nonce": ["The nonce must be a number."]})
+    if not NONCE_TEXT.fullmatch(text):
+        raise validation_error(
+            {"nonce": ["The nonce must be a number: up to 32 digits, an optional fraction."]}
+        )
     return text
 
 
