@@ -11,8 +11,13 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from specrunner.errors import SpecRunnerError
+from specrunner.server.datadir import DataDirLock
+
+if TYPE_CHECKING:
+    from specrunner.server.context import ProviderContext
 
 DEFAULT_DATA_DIR = Path(".specrunner") / "provider"
 
@@ -26,6 +31,7 @@ class EmbeddedProvider:
         self.url = ""
         self._thread: threading.Thread | None = None
         self._server: object | None = None
+        self._ctx: ProviderContext | None = None
 
     def __enter__(self) -> EmbeddedProvider:
         import uvicorn
@@ -35,6 +41,10 @@ class EmbeddedProvider:
         from specrunner.server.context import build_context
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = DataDirLock(self.data_dir.resolve())
+        if not self._lock.try_acquire():
+            self.url = self._running_url()
+            return self
         self._ctx = build_context(load_config(None, self.data_dir), self.data_dir)
         self._ctx.engine.recover()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -61,7 +71,27 @@ class EmbeddedProvider:
                 raise SpecRunnerError("the embedded provider did not start")
             time.sleep(0.01)
         self.url = f"http://127.0.0.1:{port}"
+        self._lock.publish_url(self.url)
         return self
+
+    def _running_url(self) -> str:
+        """Another process owns the folder: use its provider rather than open a second one."""
+        import httpx
+
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            url = self._lock.owner_url()
+            if url is not None:
+                try:
+                    httpx.get(url + "/", timeout=2).raise_for_status()
+                    return url
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.1)
+        raise SpecRunnerError(
+            f"{self.data_dir} is used by another specrunner process whose provider does not "
+            "answer; wait for it to finish"
+        )
 
     def __exit__(
         self,
@@ -71,6 +101,8 @@ class EmbeddedProvider:
     ) -> None:
         import uvicorn
 
+        if self._ctx is None:
+            return  # another process's provider: nothing of ours to stop
         server = self._server
         if isinstance(server, uvicorn.Server):
             server.should_exit = True
@@ -78,3 +110,4 @@ class EmbeddedProvider:
             self._thread.join(timeout=10)
         self._ctx.engine.shutdown()
         self._ctx.store.close()
+        self._lock.release()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from specrunner import report
 from specrunner.errors import SpecRunnerError
+from specrunner.server.datadir import DataDirLock
 
 
 def run(
@@ -21,6 +22,11 @@ def run(
     from specrunner.server.sandbox import check_available
 
     folder = Path(data_dir)
+    lock = DataDirLock(_ready_dir(folder).resolve())
+    if not lock.try_acquire():
+        raise SpecRunnerError(
+            f"{folder} is in use by another provider ({lock.owner_url() or 'address unknown'})"
+        )
     config = load_config(Path(config_path) if config_path else None, _ready_dir(folder), dialect)
     ctx = build_context(config, folder)
     problem = check_available()
@@ -43,14 +49,15 @@ def run(
         )
     )
     shown = f"[{actual_host}]" if ":" in actual_host else actual_host
-    report.line(
-        f"specrunner provider {ctx.signer.address} listening on http://{shown}:{actual_port}"
-    )
+    url = f"http://{shown}:{actual_port}"
+    lock.publish_url(url)
+    report.line(f"specrunner provider {ctx.signer.address} listening on {url}")
     try:
         server.run(sockets=[sock])
     finally:
         ctx.engine.shutdown()
         ctx.store.close()
+        lock.release()
     return 0
 
 

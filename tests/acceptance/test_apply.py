@@ -371,3 +371,36 @@ def test_logs_follow_streams_live_on_ocean_node(
     rest, err = follower.communicate(timeout=60)
     assert follower.returncode == 0, err
     assert rest == "last line\n"
+
+
+def test_plan_during_an_embedded_apply_uses_its_provider(tmp_path: Path) -> None:
+    """A second process never reopens the embedded provider's folder behind the first."""
+    folder = workspace(tmp_path, ["slowish"], sleep=4)
+    running = subprocess.Popen(
+        [sys.executable, "-m", "specrunner", "apply"],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _until(
+            lambda: (
+                lock_of(folder)["jobs"].get("slowish", {}).get("phase") == "started"
+                if (folder / "specrunner.lock.json").exists()
+                else False
+            )
+        )
+        plan = cli(folder, "plan")
+        assert plan.returncode == 0 and "resume" in plan.stdout, plan.stdout + plan.stderr
+        served = cli(
+            folder, "provider", "serve", "--port", "0", "--data-dir", ".specrunner/provider"
+        )
+        assert served.returncode == 1 and "in use by another provider" in served.stderr
+        out, err = running.communicate(timeout=60)
+        assert running.returncode == 0, out + err
+    finally:
+        if running.poll() is None:
+            running.kill()
+            running.communicate()
+    assert lock_of(folder)["jobs"]["slowish"]["phase"] == "finished"
