@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from specrunner.errors import ProviderError, SpecRunnerError
-from specrunner.jobrun import Emit, JobRun, PollPolicy
+from specrunner.jobrun import Emit, JobRun, PollPolicy, remove_results
 from specrunner.lockfile import LockWriter
 from specrunner.ocean.models import JobStatus
 from specrunner.ocean.provider import DataServiceProvider
@@ -97,10 +97,13 @@ class Executor:
             pending = previous if step.action == "resume" and attempt == 1 else None
             if step.action == "replace" and attempt == 1 and previous is not None:
                 self._stop_replaced(run, step)
+                # Before the lock forgets them: a crash must not leave stale results behind.
+                remove_results(previous, self.workdir)
+            replaced = previous.jobId if previous is not None and pending is None else None
             entry = (
                 previous
                 if pending is not None and previous is not None and previous.phase == "started"
-                else run.start(job, pending)
+                else run.start(job, pending, replaced)
             )
             if not self.wait:
                 return Outcome(step.name, step.action, True, "started", entry.jobId)

@@ -67,7 +67,9 @@ class JobRun:
     poll: PollPolicy
     workdir: Path
 
-    def start(self, job: ResolvedJob, pending: LockedJob | None) -> LockedJob:
+    def start(
+        self, job: ResolvedJob, pending: LockedJob | None, replaces: str | None = None
+    ) -> LockedJob:
         """A started entry for `job`: adopted when the lock's pending claim already ran.
 
         The claim, written before the start request, is the main order (Provider v2: the
@@ -81,6 +83,9 @@ class JobRun:
             entry = pending
         else:
             entry = self._claimed(job) if job.dialect == OCEAN_NODE else self._order(job)
+            # When and over which job the claim was staked: an order can be reused, so only
+            # a job started after this moment, and not the one replaced, may be adopted.
+            entry = entry.model_copy(update={"claimedAt": time.time(), "replacesJobId": replaces})
             self.writer.put(job.name, entry)
         try:
             status = self._send_start(job, entry)
@@ -96,7 +101,7 @@ class JobRun:
                     return adopted
             if "order_invalid" in str(exc) and pending is not None:
                 # The recorded orders expired while nothing ran: order again, once.
-                return self.start(job, None)
+                return self.start(job, None, replaces)
             raise
         return self._record_started(job, entry, status)
 
@@ -149,7 +154,11 @@ class JobRun:
     def _adopt(self, job: ResolvedJob, entry: LockedJob) -> LockedJob | None:
         claim = _claim(entry)
         for status in self.client.compute_status(job.provider, self.signer.address):
-            if claim is not None and _job_claim(status, entry) == claim:
+            if (
+                claim is not None
+                and _job_claim(status, entry) == claim
+                and _adoptable(status, entry)
+            ):
                 self.emit({"event": "adopted", "job": job.name, "jobId": status.jobId})
                 return self._record_started(job, entry, status)
         return None
@@ -231,7 +240,7 @@ class JobRun:
     ) -> LockedJob:
         """Download every result (logs of failed jobs too); record each with its sha256."""
         assert entry.jobId is not None
-        _remove_old_results(previous, self.workdir)
+        remove_results(previous, self.workdir)
         outputs = self.workdir / job.outputsDir
         recorded: list[LockedResult] = []
         indexes = [
@@ -346,6 +355,20 @@ def _pending(
     )
 
 
+CLAIM_SKEW = 60.0  # seconds a provider's clock may run behind ours
+
+
+def _adoptable(status: JobStatus, entry: LockedJob) -> bool:
+    """Not the replaced job, and not one started before the claim (a reused order)."""
+    if entry.replacesJobId and status.jobId == entry.replacesJobId:
+        return False
+    try:
+        created = float(status.dateCreated) if status.dateCreated else None
+    except ValueError:
+        created = None
+    return entry.claimedAt is None or created is None or created >= entry.claimedAt - CLAIM_SKEW
+
+
 def _claim(entry: LockedJob) -> str | None:
     """What a pending entry staked before its start request, if anything."""
     if entry.idempotencyKey:
@@ -451,7 +474,7 @@ def _unpacked(archive: Path, index: int, outputs: Path, workdir: Path) -> list[L
     ]
 
 
-def _remove_old_results(previous: LockedJob | None, workdir: Path) -> None:
+def remove_results(previous: LockedJob | None, workdir: Path) -> None:
     """A replaced job's recorded result files go, so no stale output survives a rerun."""
     for result in previous.results if previous else []:
         path = workdir / result.path

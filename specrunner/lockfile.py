@@ -84,6 +84,8 @@ class LockedJob(LockModel):
     # ocean-node's free jobs take no orders: this key, sent in the job's metadata, is what
     # a rerun adopts a started job by.
     idempotencyKey: str | None = None
+    claimedAt: float | None = None  # when the claim above was written, before the start
+    replacesJobId: str | None = None  # the job this one replaces: never adopted for it
     inputs: list[LockedInput] = Field(default_factory=list)
     algorithm: LockedAlgorithm
     results: list[LockedResult] = Field(default_factory=list)
