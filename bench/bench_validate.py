@@ -104,10 +104,10 @@ def time_validate(folder: Path) -> tuple[float, int]:
     return time.perf_counter() - start, len(specs)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000, help="manifests to generate")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="specrunner-bench-") as tmp:
         folder = Path(tmp)
         generate(folder, args.count)
