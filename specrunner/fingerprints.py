@@ -17,8 +17,13 @@ def json_digest(value: Any) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+# What Aquarius adds and changes as the asset is used (order counts, prices, indexing
+# events): not what the asset is, and not read by compute (reference §5.3).
+VOLATILE_DDO_KEYS = frozenset({"stats", "event", "purgatory", "accessDetails", "datatokens"})
+
+
 def ddo_digest(ddo: dict[str, Any]) -> str:
-    """A DDO's digest, leaving out each service's endpoint.
+    """A DDO's digest, leaving out each service's endpoint and Aquarius' volatile fields.
 
     The endpoint is where the provider was reached, not what the asset is: the embedded
     provider gets a new port on every run, and that must not look like a changed dataset.
@@ -27,7 +32,8 @@ def ddo_digest(ddo: dict[str, Any]) -> str:
         {key: value for key, value in service.items() if key != "serviceEndpoint"}
         for service in ddo.get("services", [])
     ]
-    return json_digest({**ddo, "services": services})
+    kept = {key: value for key, value in ddo.items() if key not in VOLATILE_DDO_KEYS}
+    return json_digest({**kept, "services": services})
 
 
 def files_digest(paths: Iterable[Path], root: Path | None = None) -> str:

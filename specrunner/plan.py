@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from specrunner.errors import PlanError
 from specrunner.lockfile import Lock, LockedJob
 from specrunner.resolved import ResolvedJob
 
@@ -54,6 +55,13 @@ def make_plan(
     `replace` forces those jobs to run again; `targets`, when given, limits the plan to
     those names (orphans are then not reported).
     """
+    known = {job.name for job in resolved}
+    unknown = sorted((set(targets) | set(replace)) - known)
+    if unknown:
+        raise PlanError(
+            f"no spec named {', '.join(repr(n) for n in unknown)} "
+            f"(the specs name: {', '.join(sorted(known)) or 'none'})"
+        )
     steps: list[Step] = []
     for job in resolved:
         if targets and job.name not in targets:

@@ -14,6 +14,7 @@ import binascii
 import hashlib
 import json
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -129,8 +130,11 @@ class AssetRegistry:
         digest = sha256_hex(data)
         target = self.files_dir / digest
         if not target.exists():
-            temp = target.with_suffix(f".{os.getpid()}.tmp")
-            temp.write_bytes(data)
+            # A temp name of its own per request: publishes of the same file may race.
+            fd, temp = tempfile.mkstemp(dir=self.files_dir, prefix=f".{digest}.", suffix=".tmp")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.chmod(temp, 0o644)
             os.replace(temp, target)
         return StoredFile(
             filename=filename, sha256=digest, size=len(data), content_type=_content_type(filename)

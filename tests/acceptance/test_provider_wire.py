@@ -518,3 +518,40 @@ def test_additional_input_may_be_an_access_service(client: WireClient, assets: A
     assert job["inputDID"] == [assets.dataset, assets.other_algorithm]
     report = json.loads(client.result(job["jobId"], 0).content)
     assert report["inputs"][assets.other_algorithm[7:]] == ["print('other')\n"]
+
+
+def test_odd_numbers_are_refused_not_crashed_on(client: WireClient, assets: Assets) -> None:
+    job = client.wait(
+        client.start(_raw_start(client, assets.dataset, "print(1)")).json()[0]["jobId"]
+    )
+    owner = client.wallet.address
+    params = {
+        "consumerAddress": owner,
+        "jobId": job["jobId"],
+        "index": "²",
+        **client.signed(f"{owner}{job['jobId']}²"),
+    }
+    assert _refusal(client.http.get("/api/services/computeResult", params=params))["errors"]
+    for until in ("inf", "1e400", "nan"):
+        response = client.http.post(
+            "/api/services/initializeCompute",
+            json={
+                "datasets": [{"documentId": assets.dataset, "serviceId": "compute"}],
+                "compute": {"env": client.environment(), "validUntil": until},
+                "consumerAddress": owner,
+            },
+        )
+        assert 400 <= response.status_code < 500, (until, response.text)
+
+
+def test_concurrent_publishes_of_the_same_file_all_succeed(
+    provider_url: str, tmp_path: Path
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = tmp_path / "big.bin"
+    data.write_bytes(os.urandom(4 << 20))
+    wallets = [Signer.from_key(os.urandom(32)) for _ in range(6)]
+    with ThreadPoolExecutor(6) as pool:
+        ddos = list(pool.map(lambda w: publish_file(provider_url, w, data), wallets))
+    assert len({ddo["id"] for ddo in ddos}) == 6  # one asset per publisher, none failed

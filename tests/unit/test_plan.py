@@ -113,3 +113,32 @@ def test_replace_forces_a_rerun() -> None:
     one = _job("one")
     step = make_plan([one], Lock().with_job("one", _locked(one)), replace={"one"}).steps[0]
     assert (step.action, step.reason) == ("replace", "requested with --replace")
+
+
+def test_unknown_target_or_replace_is_an_error() -> None:
+    import pytest
+
+    from specrunner.errors import PlanError
+
+    with pytest.raises(PlanError, match=r"no spec named 'nosuch' \(the specs name: one\)"):
+        make_plan([_job("one")], Lock(), targets={"nosuch"})
+    with pytest.raises(PlanError, match="'typo'"):
+        make_plan([_job("one")], Lock(), replace={"typo"})
+
+
+def test_ddo_digest_ignores_what_aquarius_changes() -> None:
+    from specrunner.fingerprints import ddo_digest
+
+    ddo = {
+        "id": "did:op:1",
+        "metadata": {"name": "x"},
+        "services": [{"id": "compute", "serviceEndpoint": "http://a", "files": "0x1"}],
+    }
+    moved = {
+        **ddo,
+        "stats": {"orders": 4},
+        "event": {"tx": "0x2"},
+        "services": [{**ddo["services"][0], "serviceEndpoint": "http://b"}],
+    }
+    assert ddo_digest(ddo) == ddo_digest(moved)
+    assert ddo_digest(ddo) != ddo_digest({**ddo, "metadata": {"name": "y"}})

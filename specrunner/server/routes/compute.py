@@ -6,6 +6,7 @@ address gets the empty list a Provider answers for a job that is not theirs.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
@@ -142,7 +143,7 @@ async def result(request: Request) -> Response:
     index_text = _text(data.get("index"))
     if index_text is None:
         raise required("index")
-    if not index_text.lstrip("-").isdigit():
+    if not re.fullmatch(r"-?[0-9]{1,9}", index_text):  # ASCII digits only: "²" is a digit too
         raise validation_error({"index": ["The index must be an integer."]})
     owner = address_field(data, "consumerAddress")
     check_signed(ctx.store, data, owner, signing.compute_result_message(owner, job_id, index_text))

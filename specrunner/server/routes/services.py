@@ -163,7 +163,7 @@ def _initialize_fields(data: dict[str, Any]) -> tuple[list[dict[str, Any]], dict
         )
     try:
         compute = {**compute, "validUntil": int(float(valid_until))}
-    except ValueError:
+    except (ValueError, OverflowError):  # "abc", and "inf" or "1e400"
         raise validation_error(
             {"compute.validUntil": ["The compute.validUntil must be an integer."]}
         ) from None
