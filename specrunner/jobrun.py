@@ -243,6 +243,7 @@ class JobRun:
         remove_results(previous, self.workdir)
         outputs = self.workdir / job.outputsDir
         recorded: list[LockedResult] = []
+        refused: list[str] = []
         indexes = [
             position if result.index is None else result.index
             for position, result in enumerate(status.results)
@@ -253,7 +254,14 @@ class JobRun:
         with self.signing_lock:
             urls = self.client.compute_result_urls(job.provider, self.signer, entry.jobId, indexes)
             for result, index, url in zip(status.results, indexes, urls, strict=True):
-                target = result_path(outputs, result.type, result.filename)
+                try:
+                    target = result_path(outputs, result.type, result.filename)
+                except SpecRunnerError as exc:
+                    # One hostile name must not hold back the other results, nor leave the
+                    # job unfinished forever: skip it, and the job ends failed saying why.
+                    refused.append(str(exc))
+                    self.emit({"event": "warning", "job": job.name, "message": str(exc)})
+                    continue
                 try:
                     download = self.client.download_to(url, target)
                 except OSError as exc:  # a full disk, a read-only folder: nothing was kept
@@ -291,6 +299,8 @@ class JobRun:
                         "sha256": download.sha256,
                     }
                 )
+        if refused:
+            entry = entry.model_copy(update={"error": "; ".join(refused)})
         return self._finish(job, entry, status)
 
     def _finish(self, job: ResolvedJob, entry: LockedJob, status: JobStatus) -> LockedJob:

@@ -14,19 +14,21 @@ from typing import Any
 from specrunner.atomic import atomic_writer
 from specrunner.errors import SpecRunnerError
 
-LOG_FOLDER = "logs"
+OUTPUT_FOLDER = "outputs"  # what the algorithm wrote to /data/outputs
+LOG_FOLDER = "logs"  # algorithm.log and the provider's logs: siblings, so no name collides
 
 
 def result_path(outputs_dir: Path, result_type: str, filename: str) -> Path:
-    """Where a result goes: outputs at the top of the folder, logs under `logs/`.
+    """Where a result goes: outputs under `outputs/`, logs under `logs/`.
 
+    Names are POSIX paths: `/` separates folders and a backslash is an ordinary character.
     Raises SpecRunnerError for a name that is empty, absolute, or climbs out with `..`.
     """
-    name = PurePosixPath(filename.replace("\\", "/"))
+    name = PurePosixPath(filename)
     parts = [part for part in name.parts if part not in ("", ".")]
     if not parts or name.is_absolute() or any(part == ".." or "\0" in part for part in parts):
         raise SpecRunnerError(f"refusing result name {filename!r}: it would leave {outputs_dir}")
-    base = outputs_dir if result_type == "output" else outputs_dir / LOG_FOLDER
+    base = outputs_dir / (OUTPUT_FOLDER if result_type in ("output", "extracted") else LOG_FOLDER)
     target = base.joinpath(*parts)
     if outputs_dir.resolve() not in target.resolve().parents:
         raise SpecRunnerError(f"refusing result name {filename!r}: it would leave {outputs_dir}")

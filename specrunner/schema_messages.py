@@ -46,6 +46,10 @@ _PATTERN_MESSAGES: dict[str, tuple[str, str]] = {
     "transferTxId": ("{value!r} is not a transaction id", "0x followed by hex digits"),
     "checksum": ("{value!r} is not a checksum", "sha256: followed by 64 hex digits"),
     "feeToken": ("{value!r} is not a token address", "0x followed by 40 hex digits"),
+    "dir": (
+        "outputs folder {value!r} must stay inside the working directory",
+        "a relative folder such as results/my-job: not absolute, no '..', not '.' or .git",
+    ),
     "url": ("{value!r} is not an http(s) URL", "for example https://provider.example.org"),
     "metadataCacheUrl": (
         "{value!r} is not an http(s) URL",

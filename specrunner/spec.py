@@ -24,6 +24,7 @@ KIND = "ComputeJob"
 
 _DURATION = re.compile(r"(?=\d)(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 DURATION_FORMS = "seconds as a number, or 90s, 10m, 2h, 1h30m"
+_INSIDE_WORKDIR = re.compile(r"(?!/)(?!\.?/*$)(?!(.*/)?\.\.(/|$))(?!\.git(/|$)).+")
 _ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -176,9 +177,19 @@ class Policy(_Frozen):
 
 
 class Outputs(_Frozen):
-    """Where results go; relative to the working directory (beside the lockfile)."""
+    """Where results go: a folder under the working directory (beside the lockfile), never
+    the working directory itself or anything outside it; outputs in `<dir>/outputs`, logs
+    in `<dir>/logs`."""
 
     dir: str
+
+    @field_validator("dir")
+    @classmethod
+    def _inside(cls, value: str) -> str:
+        # The same rule as the schema's pattern (pydantic's regex engine has no look-ahead).
+        if not _INSIDE_WORKDIR.fullmatch(value):
+            raise ValueError("outputs.dir must be a folder inside the working directory")
+        return value
 
 
 class Spec(_Frozen):

@@ -92,7 +92,7 @@ def test_example_specs_apply_then_rerun_changes_nothing(tmp_path: Path) -> None:
             import hashlib
 
             assert hashlib.sha256(data).hexdigest() == result["sha256"]
-    words = json.loads((tmp_path / "results/word-count/word_counts.json").read_text())
+    words = json.loads((tmp_path / "results/word-count/outputs/word_counts.json").read_text())
     assert words
     again = cli(tmp_path, "apply", "specs/")
     assert again.returncode == 0, again.stderr
@@ -173,7 +173,7 @@ def test_no_wait_then_status_collects_the_results(served: RunningProvider, tmp_p
     _until(lambda: cli(folder, "status", env=env).returncode == 0)
     job = lock_of(folder)["jobs"]["later"]
     assert job["phase"] == "finished"
-    summary = json.loads((folder / "results/later/summary.json").read_text())
+    summary = json.loads((folder / "results/later/outputs/summary.json").read_text())
     assert summary == {"chars": len("data of later\n"), "tag": "later"}
     log = cli(folder, "logs", "later", env=env)
     assert "summarised" in log.stdout
@@ -335,7 +335,7 @@ def test_target_replace_and_prune(tmp_path: Path) -> None:
 def test_results_are_verified_again_and_status_sees_local_changes(tmp_path: Path) -> None:
     folder = workspace(tmp_path, ["one"])
     assert cli(folder, "apply").returncode == 0
-    summary = folder / "results/one/summary.json"
+    summary = folder / "results/one/outputs/summary.json"
     summary.write_text("tampered")
     status = cli(folder, "status")
     assert status.returncode == 2 and "result changed since download" in status.stdout
@@ -404,3 +404,26 @@ def test_plan_during_an_embedded_apply_uses_its_provider(tmp_path: Path) -> None
             running.kill()
             running.communicate()
     assert lock_of(folder)["jobs"]["slowish"]["phase"] == "finished"
+
+
+def test_odd_output_names_are_kept_beside_the_logs(tmp_path: Path) -> None:
+    folder = workspace(tmp_path, ["odd"])
+    (folder / "specs/summarise.py").write_text(
+        "for name in ('logs', '..\\\\evil', 'good.txt'):\n"
+        "    open('/data/outputs/' + name, 'w').write(name)\n"
+    )
+    result = cli(folder, "apply")
+    assert result.returncode == 0, result.stderr
+    outputs = folder / "results/odd/outputs"
+    assert sorted(p.name for p in outputs.iterdir()) == ["..\\evil", "good.txt", "logs"]
+    assert (folder / "results/odd/logs/algorithm.log").is_file()
+    assert lock_of(folder)["jobs"]["odd"]["phase"] == "finished"
+
+
+def test_outputs_dir_must_stay_inside_the_working_directory(tmp_path: Path) -> None:
+    folder = workspace(tmp_path, ["escape"])
+    spec_file = folder / "specs/escape.yaml"
+    for bad in (".", "../elsewhere", "/tmp/x", ".git/hooks"):
+        spec_file.write_text(spec("escape") + f"outputs: {{dir: '{bad}'}}\n")
+        result = cli(folder, "validate")
+        assert result.returncode == 1 and "must stay inside the working directory" in result.stdout

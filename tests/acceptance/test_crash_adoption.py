@@ -117,5 +117,5 @@ def test_a_reused_order_never_adopts_the_job_it_replaces(
     assert "adopted" not in result.stdout
     job = lock_of(folder)["jobs"]["pinned"]
     assert job["jobId"] != first and len(owner_jobs(provider, owner)) == 2
-    summary = json.loads((folder / "results/pinned/summary.json").read_text())
+    summary = json.loads((folder / "results/pinned/outputs/summary.json").read_text())
     assert summary["tag"] == "v2"

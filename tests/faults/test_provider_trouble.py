@@ -126,11 +126,11 @@ def test_slow_provider_still_runs_each_spec_exactly_once(proxy: Proxy, tmp_path:
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs, unmounted afterwards."""
+    """A 64 KiB tmpfs inside the workspace (outputs stay under it), unmounted afterwards."""
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting a tmpfs needs root")
-    mount = tmp_path / "small"
-    mount.mkdir()
+    mount = tmp_path / "repo" / "small"
+    mount.mkdir(parents=True)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], check=True)
     try:
         yield mount
@@ -142,7 +142,7 @@ def test_disk_full_while_downloading_is_a_clear_error_and_nothing_truncated_is_r
     provider: RunningProvider, tmp_path: Path, small_disk: Path
 ) -> None:
     ws = Workspace(tmp_path / "repo", provider.url)
-    ws.add("big", outputs_dir=f"{small_disk}/big", size=200_000)
+    ws.add("big", outputs_dir="small/big", size=200_000)
     result = ws.cli("apply")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "No space left on device" in result.stderr, result.stderr
