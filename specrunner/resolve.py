@@ -206,8 +206,13 @@ class Resolver:
                 list(item.files),
                 "dataset",
                 name=item.path,
-                # The spec's own data: its raw algorithm must be allowed to run on it.
-                compute={"allowRawAlgorithm": True, "allowNetworkAccess": False},
+                # The spec's own data: its raw algorithm must run on it, and only its owner's
+                # (a shared provider must not let another wallet read it).
+                compute={
+                    "allowRawAlgorithm": True,
+                    "rawAlgorithmPublisherOnly": True,
+                    "allowNetworkAccess": False,
+                },
             )
             if common is not None:
                 for entry, path in zip(body["files"], item.files, strict=True):

@@ -312,12 +312,16 @@ def _compute_options(given: Any) -> dict[str, Any]:
     publishers = options.get("publisherTrustedAlgorithmPublishers") or []
     if not isinstance(trusted, list) or not isinstance(publishers, list):
         raise route_error({"compute": "trusted lists must be lists"})
-    return {
+    chosen = {
         "allowRawAlgorithm": bool(options.get("allowRawAlgorithm", False)),
         "allowNetworkAccess": bool(options.get("allowNetworkAccess", False)),
         "publisherTrustedAlgorithms": trusted,
         "publisherTrustedAlgorithmPublishers": [str(p) for p in publishers],
     }
+    if options.get("rawAlgorithmPublisherOnly"):
+        # Our extension: raw algorithms only from the dataset's own publisher.
+        chosen["rawAlgorithmPublisherOnly"] = True
+    return chosen
 
 
 def trusted_algorithm_entry(registry: AssetRegistry, did: str) -> dict[str, str]:

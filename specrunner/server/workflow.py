@@ -124,7 +124,9 @@ class Checker:
         options = service.get("compute") or {}
         if service.get("type") == "compute":
             # An access service carries no compute options to enforce.
-            _check_algorithm_allowed(options, algorithm, resource)
+            _check_algorithm_allowed(
+                options, algorithm, resource, owner.lower() == asset.publisher.lower()
+            )
         order_id = ""
         if self.require_orders:
             if not self._ordered(owner, item, did, str(service["id"])):
@@ -164,12 +166,21 @@ def build_workflow(checker: Checker, owner: str, data: dict[str, Any]) -> dict[s
     return {"inputs": inputs, "algorithm": algorithm, "allowNetwork": allow_network}
 
 
+PUBLISHER_ONLY_RAW = "rawAlgorithmPublisherOnly"
+
+
 def _check_algorithm_allowed(
-    options: dict[str, Any], algorithm: dict[str, Any], resource: str
+    options: dict[str, Any], algorithm: dict[str, Any], resource: str, by_publisher: bool
 ) -> None:
-    """Provider v2 semantics (reference §5.3): both lists empty allow any published one."""
+    """Provider v2 semantics (reference §5.3): both lists empty allow any published one.
+
+    Our extension `rawAlgorithmPublisherOnly` accepts raw code only from the dataset's own
+    publisher, so a shared provider never lets another wallet read someone's local data.
+    """
     if not algorithm["did"]:
         if not options.get("allowRawAlgorithm", False):
+            raise route_error({resource: "no_raw_algo_allowed"})
+        if options.get(PUBLISHER_ONLY_RAW) and not by_publisher:
             raise route_error({resource: "no_raw_algo_allowed"})
         return
     publishers = options.get("publisherTrustedAlgorithmPublishers") or []

@@ -555,3 +555,33 @@ def test_concurrent_publishes_of_the_same_file_all_succeed(
     with ThreadPoolExecutor(6) as pool:
         ddos = list(pool.map(lambda w: publish_file(provider_url, w, data), wallets))
     assert len({ddo["id"] for ddo in ddos}) == 6  # one asset per publisher, none failed
+
+
+def test_publisher_only_raw_algorithms(
+    client: WireClient, tmp_path: Path, other_wallet: Signer
+) -> None:
+    """specrunner's local datasets: raw code only from their own publisher (shared servers)."""
+    from specrunner.ocean.publishing import build_publish_request, publish
+
+    data = tmp_path / "private.csv"
+    data.write_text("secret row\n")
+    body = build_publish_request(
+        [data], "dataset", compute={"allowRawAlgorithm": True, "rawAlgorithmPublisherOnly": True}
+    )
+    did = publish(client.url, client.wallet, body).id
+    env = client.environment()
+    with WireClient(client.url, other_wallet) as thief:
+        order = thief.order(did, "compute", env)["datasets"][0]["validOrder"]
+        stolen = thief.start_body(
+            {"documentId": did, "serviceId": "compute", "transferTxId": order},
+            raw_algorithm("print(1)"),
+            env,
+        )
+        assert _refusal(thief.start(stolen)) == {"error": {"dataset": "no_raw_algo_allowed"}}
+    own = client.order(did, "compute", env)["datasets"][0]["validOrder"]
+    body_ok = client.start_body(
+        {"documentId": did, "serviceId": "compute", "transferTxId": own},
+        raw_algorithm("print(1)"),
+        env,
+    )
+    assert client.start(body_ok).status_code == 200
