@@ -154,12 +154,21 @@ def apply(
 @click.argument("paths", nargs=-1, type=click.Path())
 @LOCKFILE_OPTION
 @click.option("--output", type=OUTPUT_CHOICE, default="text", show_default=True)
+@click.option(
+    "--lock-timeout",
+    default=30.0,
+    show_default=True,
+    type=float,
+    help="Seconds to wait for an apply holding the lockfile.",
+)
 @click.pass_context
-def status(ctx: click.Context, paths: tuple[str, ...], lockfile: str, output: str) -> None:
+def status(
+    ctx: click.Context, paths: tuple[str, ...], lockfile: str, output: str, lock_timeout: float
+) -> None:
     """Refresh recorded jobs from their providers; exit 2 when out of sync."""
     from specrunner.commands import status as command
 
-    _run(ctx, lambda: command.run(list(paths), lockfile, output=output))
+    _run(ctx, lambda: command.run(list(paths), lockfile, output=output, lock_timeout=lock_timeout))
 
 
 @main.command()

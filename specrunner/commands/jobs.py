@@ -40,7 +40,7 @@ def logs(name: str, lockfile: str, follow: bool = False, poll: float = 1.0) -> i
     if entry.jobId is None:
         raise SpecRunnerError(f"{name} has not started yet")
     with open_session([], embedded=needs_embedded(lock, [name])) as session:
-        session.resolver.register_wallets(default_specs([]))
+        session.resolver.register_wallets(default_specs([], strict=False))
         provider = entry_provider(entry, session.embedded_url)
         signer = signer_for(entry, session)
         if (
@@ -89,7 +89,7 @@ def results(name: str, lockfile: str, folder: str | None = None) -> int:
     target = Path(folder) if folder else Path(entry.outputsDir or f"results/{name}")
     bad = []
     with open_session([], embedded=needs_embedded(lock, [name])) as session:
-        session.resolver.register_wallets(default_specs([]))
+        session.resolver.register_wallets(default_specs([], strict=False))
         provider = entry_provider(entry, session.embedded_url)
         signer = signer_for(entry, session)
         unpacked = {r.filename: r.sha256 for r in entry.results if r.type == "extracted"}
@@ -121,7 +121,7 @@ def stop(names: list[str], lockfile: str) -> int:
     lock = load_lock(Path(lockfile))
     entries = {name: recorded(lock, name) for name in names}
     with open_session([], embedded=needs_embedded(lock, names)) as session:
-        session.resolver.register_wallets(default_specs([]))
+        session.resolver.register_wallets(default_specs([], strict=False))
         for name, entry in entries.items():
             if entry.jobId is None or entry.phase != "started":
                 report.line(f"{name}: not running ({entry.phase})")

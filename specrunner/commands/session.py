@@ -130,10 +130,19 @@ def job_from_lock(name: str, entry: LockedJob, provider: str) -> ResolvedJob:
     )
 
 
-def default_specs(paths: Sequence[str]) -> list[Spec]:
-    """The specs named, or those in `specs/` when it exists (to learn their wallets)."""
+def default_specs(paths: Sequence[str], strict: bool = True) -> list[Spec]:
+    """The specs named, or those in `specs/` when it exists (to learn their wallets).
+
+    Not `strict`: a broken manifest nearby only means its wallet stays unknown.
+    """
+    from specrunner.errors import ManifestError
     from specrunner.manifest import load_manifests
 
-    if paths:
-        return load_manifests(list(paths))
-    return load_manifests(["specs"]) if Path("specs").is_dir() else []
+    try:
+        if paths:
+            return load_manifests(list(paths))
+        return load_manifests(["specs"]) if Path("specs").is_dir() else []
+    except ManifestError:
+        if strict:
+            raise
+        return []

@@ -52,10 +52,10 @@ class JobReport:
         }
 
 
-def run(paths: list[str], lockfile: str, output: str = "text") -> int:
+def run(paths: list[str], lockfile: str, output: str = "text", lock_timeout: float = 30.0) -> int:
     lock_path = Path(lockfile)
     specs = default_specs(paths)
-    with exclusive(lock_path, command="status"):
+    with exclusive(lock_path, timeout=lock_timeout, command="status"):
         lock = load_lock(lock_path)
         embedded = needs_embedded(lock)
         with open_session(specs, embedded=embedded) as session:
@@ -135,6 +135,9 @@ def _result_drift(entry: LockedJob) -> list[str]:
 
 def _compare_specs(resolved: dict[str, ResolvedJob], lock: Lock, reports: list[JobReport]) -> None:
     by_name = {item.name: item for item in reports}
+    if resolved:
+        for name in sorted(set(lock.jobs) - set(resolved)):
+            by_name[name].drift.append("no longer in the specs (apply --prune drops it)")
     for name, job in resolved.items():
         entry = lock.jobs.get(name)
         if entry is None:

@@ -67,8 +67,8 @@ def check_signed(
         raise validation_error(
             {"signature": ["Invalid signature provided. Please check the nonce or documentId."]}
         )
-    candidates = (message + nonce, *also_accept)
-    if not any(signing.verify(owner, text, signature) for text in candidates):
+    covered = signing.verify(owner, message + nonce, signature)
+    if not covered and not any(signing.verify(owner, text, signature) for text in also_accept):
         recovered = signing.recover_signer(message + nonce, signature)
         raise validation_error(
             {
@@ -78,6 +78,19 @@ def check_signed(
                 )
             }
         )
+    if not covered:
+        # The signature does not cover this nonce, so anyone who saw it could send any
+        # nonce with it: it must not move the owner's counter (a huge one would lock the
+        # wallet out). It is accepted only for stop, which repeating does not change.
+        stored = store.get_nonce(owner)
+        if stored is not None and Decimal(nonce) <= Decimal(stored):
+            raise validation_error(
+                {
+                    "signature": f"Invalid signature expected nonce ({stored}) > current nonce "
+                    f"({nonce})."
+                }
+            )
+        return
     stored = store.use_nonce(owner, nonce, FIRST_NONCE)
     if stored is not None:
         raise validation_error(

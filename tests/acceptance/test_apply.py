@@ -328,6 +328,8 @@ def test_target_replace_and_prune(tmp_path: Path) -> None:
     (folder / "specs/a.yaml").unlink()
     orphaned = cli(folder, "apply")
     assert "apply --prune drops it" in orphaned.stdout and "a" in lock_of(folder)["jobs"]
+    status = cli(folder, "status")
+    assert status.returncode == 2 and "no longer in the specs" in status.stdout
     pruned = cli(folder, "apply", "--prune")
     assert pruned.returncode == 0 and set(lock_of(folder)["jobs"]) == {"b"}
 

@@ -585,3 +585,19 @@ def test_publisher_only_raw_algorithms(
         env,
     )
     assert client.start(body_ok).status_code == 200
+
+
+def test_a_stop_signature_without_nonce_cannot_move_the_nonce(
+    client: WireClient, assets: Assets
+) -> None:
+    job_id = client.start(_raw_start(client, assets.dataset, SLEEPER)).json()[0]["jobId"]
+    owner = client.wallet.address
+    before = client.nonce()
+    replayed = {
+        "consumerAddress": owner,
+        "jobId": job_id,
+        "nonce": "9" * 30,
+        "signature": client.wallet.sign(f"{owner}{job_id}"),
+    }
+    assert client.http.put("/api/services/compute", json=replayed).status_code == 200
+    assert client.nonce() == before  # the counter did not jump to 999...9
