@@ -43,6 +43,7 @@ class Executor:
     _signing: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
     _slots: dict[tuple[str, str], threading.Semaphore] = field(default_factory=dict)
     _mutex: threading.Lock = field(default_factory=threading.Lock)
+    cancel: threading.Event = field(default_factory=threading.Event)
 
     def execute(self, plan: Plan) -> list[Outcome]:
         """Outcomes in the plan's order; jobs run concurrently, other steps inline."""
@@ -57,8 +58,13 @@ class Executor:
             for step in plan.steps:
                 if step.name not in futures:
                     results[step.name] = self._inline(step)
-            for name, future in futures.items():
-                results[name] = future.result()
+            try:
+                for name, future in futures.items():
+                    results[name] = future.result()
+            except KeyboardInterrupt:
+                # Stop following at once; the pool then ends without waiting for jobs.
+                self.cancel.set()
+                raise
         return [results[step.name] for step in plan.steps]
 
     def _inline(self, step: Step) -> Outcome:
@@ -145,7 +151,14 @@ class Executor:
         with self._mutex:
             lock = self._signing.setdefault((provider, owner.lower()), threading.Lock())
         return JobRun(
-            self.client, self.signers[owner], self.writer, self.emit, lock, self.poll, self.workdir
+            self.client,
+            self.signers[owner],
+            self.writer,
+            self.emit,
+            lock,
+            self.poll,
+            self.workdir,
+            self.cancel,
         )
 
     def _slot(self, step: Step) -> threading.Semaphore:

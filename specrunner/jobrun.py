@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,9 @@ class JobRun:
     signing_lock: threading.Lock  # one per (provider, owner): signed calls must not interleave
     poll: PollPolicy
     workdir: Path
+    # Set when the user interrupts apply: following stops, the job stays recorded as
+    # started, and a later apply or status picks it up.
+    cancel: threading.Event = field(default_factory=threading.Event)
 
     def start(
         self, job: ResolvedJob, pending: LockedJob | None, replaces: str | None = None
@@ -221,7 +224,11 @@ class JobRun:
                     f"{job.name}: job {job_id} did not end after it was "
                     f"stopped for exceeding its timeout"
                 )
-            time.sleep(delay)
+            if self.cancel.wait(delay):
+                raise JobFailed(
+                    f"{job.name}: interrupted; job {job_id} keeps running and a "
+                    "later apply or status picks it up"
+                )
         raise AssertionError("unreachable")  # pragma: no cover
 
     def stop(self, job: ResolvedJob, job_id: str) -> None:

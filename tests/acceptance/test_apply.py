@@ -429,3 +429,35 @@ def test_outputs_dir_must_stay_inside_the_working_directory(tmp_path: Path) -> N
         spec_file.write_text(spec("escape") + f"outputs: {{dir: '{bad}'}}\n")
         result = cli(folder, "validate")
         assert result.returncode == 1 and "must stay inside the working directory" in result.stdout
+
+
+def test_ctrl_c_stops_following_at_once_and_keeps_the_job(
+    provider: RunningProvider, tmp_path: Path
+) -> None:
+    folder, env, _ = _served(provider, tmp_path, ["patient"], sleep=60)
+    running = subprocess.Popen(
+        [sys.executable, "-m", "specrunner", "apply"],
+        cwd=folder,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _until(
+            lambda: (
+                (folder / "specrunner.lock.json").exists()
+                and lock_of(folder)["jobs"]["patient"].get("phase") == "started"
+            )
+        )
+        interrupted = time.monotonic()
+        running.send_signal(signal.SIGINT)
+        running.communicate(timeout=20)
+        assert time.monotonic() - interrupted < 10
+        assert running.returncode == 130
+    finally:
+        if running.poll() is None:
+            running.kill()
+            running.communicate()
+    assert lock_of(folder)["jobs"]["patient"]["phase"] == "started"
+    assert cli(folder, "stop", "patient", env=env).returncode == 0
