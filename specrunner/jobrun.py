@@ -17,28 +17,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from specrunner.claims import (
+    adoptable,
+    claim_of,
+    job_claim,
+    node_extras,
+    pending_entry,
+)
 from specrunner.errors import ProviderError, ProviderUnreachableError, SpecRunnerError
 from specrunner.lockfile import (
-    LockedAlgorithm,
-    LockedInput,
     LockedJob,
     LockedResult,
     LockWriter,
 )
 from specrunner.ocean.compute import build_start_payload
-from specrunner.ocean.models import DDO, AlgorithmMetadata, ComputeInput, JobStatus, Service
+from specrunner.ocean.models import AlgorithmMetadata, ComputeInput, JobStatus
 from specrunner.ocean.provider import OCEAN_NODE, DataServiceProvider
 from specrunner.ocean.signing import Signer
+from specrunner.payloads import JobFailed, algorithm_input, dataset_input, valid_order
 from specrunner.resolved import ResolvedJob
 from specrunner.results import extract_tar, result_path
 
 Emit = Callable[[dict[str, Any]], None]
 SUCCESS_STATUSES = (70, 71)  # 71 "Job settling" is success on ocean-node (reference §10.3)
-METADATA_KEY = "specrunnerKey"  # the idempotency key's name in an ocean-node job's metadata
-
-
-class JobFailed(SpecRunnerError):
-    """The job ran and failed (or could not start); the lock says why."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class JobRun:
         job's agreementId) or an idempotency key in the job's metadata (ocean-node's free
         jobs take no orders).
         """
-        if pending is not None and _claim(pending):
+        if pending is not None and claim_of(pending):
             adopted = self._adopt(job, pending)
             if adopted is not None:
                 return adopted
@@ -110,23 +111,23 @@ class JobRun:
 
     def _claimed(self, job: ResolvedJob) -> LockedJob:
         """A pending entry for an ocean-node free job: no orders, a fresh idempotency key."""
-        return _pending(
+        return pending_entry(
             job, [None] * len(job.inputs), None, idempotencyKey=f"specrunner-{uuid.uuid4().hex}"
         )
 
     def _order(self, job: ResolvedJob) -> LockedJob:
         valid_until = int(time.time() + (job.timeoutSeconds or 3600) + 3600)
-        algorithm: ComputeInput | AlgorithmMetadata = _algorithm_input(job)
+        algorithm: ComputeInput | AlgorithmMetadata = algorithm_input(job)
         answer = self.client.initialize_compute(
             job.provider,
-            [_dataset_input(job, i) for i in range(len(job.inputs))],
+            [dataset_input(job, i) for i in range(len(job.inputs))],
             algorithm,
             job.environment.id,
             valid_until,
             self.signer.address,
         )
         orders = [
-            _valid_order(item, job, f"dataset {job.inputs[i].label}")
+            valid_order(item, job, f"dataset {job.inputs[i].label}")
             for i, item in enumerate(answer.get("datasets") or [])
         ]
         if len(orders) != len(job.inputs):
@@ -136,32 +137,28 @@ class JobRun:
             )
         algo_order = None
         if job.algorithm.did:
-            algo_order = _valid_order(answer.get("algorithm") or {}, job, "algorithm")
-        return _pending(job, list(orders), algo_order)
+            algo_order = valid_order(answer.get("algorithm") or {}, job, "algorithm")
+        return pending_entry(job, list(orders), algo_order)
 
     def _send_start(self, job: ResolvedJob, entry: LockedJob) -> JobStatus:
         datasets = [
-            _dataset_input(job, i, entry.inputs[i].transferTxId) for i in range(len(job.inputs))
+            dataset_input(job, i, entry.inputs[i].transferTxId) for i in range(len(job.inputs))
         ]
-        algorithm = _algorithm_input(job, entry.algorithm.transferTxId)
+        algorithm = algorithm_input(job, entry.algorithm.transferTxId)
         published = algorithm if isinstance(algorithm, ComputeInput) else None
         meta = algorithm if isinstance(algorithm, AlgorithmMetadata) else None
         payload = build_start_payload(
             datasets[0], job.environment.id, published, meta, job.algorithm.customData, datasets[1:]
         )
         if job.dialect == OCEAN_NODE:
-            payload.update(_node_extras(job, entry))
+            payload.update(node_extras(job, entry))
         with self.signing_lock:
             return self.client.start_compute(job.provider, self.signer, payload)
 
     def _adopt(self, job: ResolvedJob, entry: LockedJob) -> LockedJob | None:
-        claim = _claim(entry)
+        claim = claim_of(entry)
         for status in self.client.compute_status(job.provider, self.signer.address):
-            if (
-                claim is not None
-                and _job_claim(status, entry) == claim
-                and _adoptable(status, entry)
-            ):
+            if claim is not None and job_claim(status, entry) == claim and adoptable(status, entry):
                 self.emit({"event": "adopted", "job": job.name, "jobId": status.jobId})
                 return self._record_started(job, entry, status)
         return None
@@ -338,83 +335,6 @@ class JobRun:
         return finished
 
 
-def _pending(
-    job: ResolvedJob, orders: list[str | None], algo_order: str | None, **extra: Any
-) -> LockedJob:
-    """The write-ahead entry of a job about to start with these orders."""
-    return LockedJob(
-        specDigest=job.specDigest,
-        fingerprints=job.fingerprints,
-        provider=job.provider,
-        chainId=job.chainId,
-        dialect=job.dialect,
-        environment=job.environment.id,
-        owner=job.owner,
-        phase="pending",
-        outputsDir=job.outputsDir,
-        inputs=[
-            LockedInput(
-                did=i.did,
-                serviceId=i.serviceId,
-                ddoDigest=i.ddoDigest,
-                transferTxId=order,
-                path=None if i.label == i.did else i.label,
-            )
-            for i, order in zip(job.inputs, orders, strict=True)
-        ],
-        algorithm=LockedAlgorithm(
-            did=job.algorithm.did,
-            serviceId=job.algorithm.serviceId,
-            digest=job.algorithm.digest,
-            transferTxId=algo_order,
-        ),
-        **extra,
-    )
-
-
-CLAIM_SKEW = 60.0  # seconds a provider's clock may run behind ours
-
-
-def _adoptable(status: JobStatus, entry: LockedJob) -> bool:
-    """Not the replaced job, and not one started before the claim (a reused order)."""
-    if entry.replacesJobId and status.jobId == entry.replacesJobId:
-        return False
-    try:
-        created = float(status.dateCreated) if status.dateCreated else None
-    except ValueError:
-        created = None
-    return entry.claimedAt is None or created is None or created >= entry.claimedAt - CLAIM_SKEW
-
-
-def _claim(entry: LockedJob) -> str | None:
-    """What a pending entry staked before its start request, if anything."""
-    if entry.idempotencyKey:
-        return entry.idempotencyKey
-    order = entry.inputs[0].transferTxId if entry.inputs else None
-    return order.lower() if order else None
-
-
-def _job_claim(status: JobStatus, entry: LockedJob) -> str | None:
-    """The same claim as read off a provider's job: its metadata key, or its agreementId."""
-    if entry.idempotencyKey:
-        metadata = (status.model_extra or {}).get("metadata")
-        return str(metadata.get(METADATA_KEY)) if isinstance(metadata, dict) else None
-    return (status.agreementId or "").lower() or None
-
-
-def _node_extras(job: ResolvedJob, entry: LockedJob) -> dict[str, Any]:
-    """What ocean-node takes with a start (§10.2): our key and the spec's labels as the
-    job's metadata, resources, the job's maximum duration and its queue wait."""
-    extras: dict[str, Any] = {"metadata": {**job.labels, METADATA_KEY: entry.idempotencyKey}}
-    if job.resources:
-        extras["resources"] = job.resources
-    if job.maxJobDuration:
-        extras["maxJobDuration"] = job.maxJobDuration
-    if job.queueMaxWaitTime:
-        extras["queueMaxWaitTime"] = job.queueMaxWaitTime
-    return extras
-
-
 def _failure(status: JobStatus, exit_code: Any, details: dict[str, Any]) -> str | None:
     """Why a finished job counts as failed, or None when it succeeded."""
     if status.status not in SUCCESS_STATUSES:
@@ -437,42 +357,6 @@ def _deadline(job: ResolvedJob, entry: LockedJob) -> float | None:
     except ValueError:
         started = time.time()
     return started + job.timeoutSeconds
-
-
-def _valid_order(item: Any, job: ResolvedJob, what: str) -> str:
-    order = item.get("validOrder") if isinstance(item, dict) else None
-    if not isinstance(order, str) or not order:
-        if isinstance(item, dict) and item.get("providerFee"):
-            raise JobFailed(
-                f"{job.name}: environment {job.environment.id} is paid, and paying "
-                f"for {what} needs an on-chain order, which specrunner cannot "
-                f"place yet: choose a free environment"
-            )
-        raise JobFailed(f"{job.name}: initializeCompute gave no order for {what}")
-    return order
-
-
-def _stub_ddo(did: str, service_id: str, service_type: str) -> tuple[DDO, Service]:
-    service = Service(id=service_id, type=service_type)
-    return DDO(id=did, services=[service]), service
-
-
-def _dataset_input(job: ResolvedJob, index: int, order: str | None = None) -> ComputeInput:
-    item = job.inputs[index]
-    ddo, service = _stub_ddo(item.did, item.serviceId, "compute")
-    return ComputeInput(
-        ddo, service, transfer_tx_id=order or item.transferTxId, userdata=item.userdata
-    )
-
-
-def _algorithm_input(
-    job: ResolvedJob, order: str | None = None
-) -> ComputeInput | AlgorithmMetadata:
-    algorithm = job.algorithm
-    if algorithm.did and algorithm.serviceId:
-        ddo, service = _stub_ddo(algorithm.did, algorithm.serviceId, "access")
-        return ComputeInput(ddo, service, transfer_tx_id=order or algorithm.transferTxId)
-    return AlgorithmMetadata.model_validate(algorithm.meta or {})
 
 
 def _unpacked(archive: Path, index: int, outputs: Path, workdir: Path) -> list[LockedResult]:

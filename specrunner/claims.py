@@ -1,0 +1,92 @@
+"""Claims: what apply records before a start request, and which job may be adopted for it.
+
+Provider v2 jobs carry their main order as `agreementId`; ocean-node's free jobs take no
+order, so an idempotency key travels in the job's metadata instead (reference §10.2).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from specrunner.lockfile import LockedAlgorithm, LockedInput, LockedJob
+from specrunner.ocean.models import JobStatus
+from specrunner.resolved import ResolvedJob
+
+METADATA_KEY = "specrunnerKey"  # the idempotency key's name in an ocean-node job's metadata
+
+
+def pending_entry(
+    job: ResolvedJob, orders: list[str | None], algo_order: str | None, **extra: Any
+) -> LockedJob:
+    """The write-ahead entry of a job about to start with these orders."""
+    return LockedJob(
+        specDigest=job.specDigest,
+        fingerprints=job.fingerprints,
+        provider=job.provider,
+        chainId=job.chainId,
+        dialect=job.dialect,
+        environment=job.environment.id,
+        owner=job.owner,
+        phase="pending",
+        outputsDir=job.outputsDir,
+        inputs=[
+            LockedInput(
+                did=i.did,
+                serviceId=i.serviceId,
+                ddoDigest=i.ddoDigest,
+                transferTxId=order,
+                path=None if i.label == i.did else i.label,
+            )
+            for i, order in zip(job.inputs, orders, strict=True)
+        ],
+        algorithm=LockedAlgorithm(
+            did=job.algorithm.did,
+            serviceId=job.algorithm.serviceId,
+            digest=job.algorithm.digest,
+            transferTxId=algo_order,
+        ),
+        **extra,
+    )
+
+
+CLAIM_SKEW = 60.0  # seconds a provider's clock may run behind ours
+
+
+def adoptable(status: JobStatus, entry: LockedJob) -> bool:
+    """Not the replaced job, and not one started before the claim (a reused order)."""
+    if entry.replacesJobId and status.jobId == entry.replacesJobId:
+        return False
+    try:
+        created = float(status.dateCreated) if status.dateCreated else None
+    except ValueError:
+        created = None
+    return entry.claimedAt is None or created is None or created >= entry.claimedAt - CLAIM_SKEW
+
+
+def claim_of(entry: LockedJob) -> str | None:
+    """What a pending entry staked before its start request, if anything."""
+    if entry.idempotencyKey:
+        return entry.idempotencyKey
+    order = entry.inputs[0].transferTxId if entry.inputs else None
+    return order.lower() if order else None
+
+
+def job_claim(status: JobStatus, entry: LockedJob) -> str | None:
+    """The same claim as read off a provider's job: its metadata key, or its agreementId."""
+    if entry.idempotencyKey:
+        metadata = (status.model_extra or {}).get("metadata")
+        return str(metadata.get(METADATA_KEY)) if isinstance(metadata, dict) else None
+    return (status.agreementId or "").lower() or None
+
+
+def node_extras(job: ResolvedJob, entry: LockedJob) -> dict[str, Any]:
+    """What ocean-node takes with a start (§10.2): our key and the spec's labels as the
+    job's metadata, resources, the job's maximum duration and its queue wait."""
+    extras: dict[str, Any] = {"metadata": {**job.labels, METADATA_KEY: entry.idempotencyKey}}
+    if job.resources:
+        extras["resources"] = job.resources
+    if job.maxJobDuration:
+        extras["maxJobDuration"] = job.maxJobDuration
+    if job.queueMaxWaitTime:
+        extras["queueMaxWaitTime"] = job.queueMaxWaitTime
+    return extras
