@@ -53,7 +53,9 @@ class Executor:
             if step.job is not None and step.action in ("create", "replace", "resume")
         ]
         results: dict[str, Outcome] = {}
-        with ThreadPoolExecutor(max_workers=max(1, self.parallelism * 4)) as pool:
+        # A thread per job (they mostly wait): jobs of a busy environment, queued on its
+        # semaphore, must not hold the threads another environment's jobs need.
+        with ThreadPoolExecutor(max_workers=max(1, min(len(runnable), 256))) as pool:
             futures = {step.name: pool.submit(self._guarded, step) for step in runnable}
             for step in plan.steps:
                 if step.name not in futures:

@@ -98,7 +98,13 @@ def results(name: str, lockfile: str, folder: str | None = None) -> int:
             (url,) = session.client.compute_result_urls(
                 provider, signer, entry.jobId, [result.index]
             )
-            download = session.client.download_to(url, path)
+            # Into a side file first: a bad download must not replace a good local copy.
+            fresh = path.with_name(f".{path.name}.verify")
+            download = session.client.download_to(url, fresh)
+            if download.sha256 == result.sha256 or not path.exists():
+                fresh.replace(path)
+            else:
+                fresh.unlink()
             found: list[tuple[str, str, str | None]] = [(str(path), download.sha256, result.sha256)]
             if unpacked and result.filename.endswith(".tar"):
                 # ocean-node's outputs.tar: its files were unpacked and recorded one by one.

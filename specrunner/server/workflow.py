@@ -6,6 +6,7 @@ with the Provider's own error codes, in the Provider's evaluation order.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -212,6 +213,11 @@ def _container(value: Any) -> dict[str, str]:
     """A raw algorithm's container; the entrypoint runs on the host's runtimes."""
     if not isinstance(value, dict) or not value.get("entrypoint"):
         raise route_error({"algorithm.container": "missing_entrypoint_image_checksum"})
+    try:
+        if not shlex.split(str(value["entrypoint"])):
+            raise ValueError("empty")
+    except ValueError:  # an unclosed quote: refuse it now, not when the job runs
+        raise route_error({"algorithm.container.entrypoint": "invalid"}) from None
     checksum = value.get("checksum")
     if checksum and not str(checksum).startswith("sha256:"):
         raise route_error({"algorithm.container": "checksum_prefix"})

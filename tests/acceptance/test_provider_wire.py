@@ -601,3 +601,13 @@ def test_a_stop_signature_without_nonce_cannot_move_the_nonce(
     }
     assert client.http.put("/api/services/compute", json=replayed).status_code == 200
     assert client.nonce() == before  # the counter did not jump to 999...9
+
+
+def test_an_entrypoint_that_does_not_parse_is_refused_at_start(
+    client: WireClient, assets: Assets
+) -> None:
+    body = _raw_start(client, assets.dataset, "print(1)")
+    body["algorithm"]["meta"]["container"]["entrypoint"] = "python3 '$ALGO"
+    body.update(client.signed(f"{client.wallet.address}{assets.dataset}"))
+    assert _refusal(client.start(body)) == {"error": {"algorithm.container.entrypoint": "invalid"}}
+    assert client.status() == []
