@@ -178,25 +178,10 @@ def _lock_validator() -> Any:
     schema check is most of it (bench/bench_plan.py)."""
     from jsonschema import Draft202012Validator
 
-    from specrunner.schema_files import LOCK_SCHEMA, load_schema
+    from specrunner.schema_files import LOCK_SCHEMA, inline_refs, load_schema
 
     schema = load_schema(LOCK_SCHEMA)
-    return Draft202012Validator(_inline_refs(schema, schema.get("$defs", {})))
-
-
-def _inline_refs(node: Any, definitions: dict[str, Any]) -> Any:
-    if isinstance(node, list):
-        return [_inline_refs(item, definitions) for item in node]
-    if not isinstance(node, dict):
-        return node
-    result = {key: _inline_refs(value, definitions) for key, value in node.items() if key != "$ref"}
-    reference = node.get("$ref")
-    if isinstance(reference, str) and reference.startswith("#/$defs/"):
-        target = _inline_refs(definitions[reference.removeprefix("#/$defs/")], definitions)
-        result = {**target, **result}  # sibling keys (a description) win, as in 2020-12
-    elif reference is not None:
-        result["$ref"] = reference
-    return result
+    return Draft202012Validator(inline_refs(schema))
 
 
 def dump_lock(lock: Lock) -> bytes:

@@ -26,7 +26,7 @@ from jsonschema import Draft202012Validator
 
 from specrunner.errors import ManifestError
 from specrunner.problems import JsonPath, Problem, json_path
-from specrunner.schema_files import JOB_SCHEMA, load_schema
+from specrunner.schema_files import JOB_SCHEMA, inline_refs, load_schema
 from specrunner.schema_messages import explain_all
 from specrunner.spec import Spec
 from specrunner.yaml_marks import Document, Mark, parse_yaml
@@ -45,22 +45,7 @@ def _validator() -> Any:
     # The job schema has no recursion, so its local `$ref`s can be inlined once: resolving
     # them per document was a quarter of validation time (bench/bench_validate.py).
     schema = load_schema(JOB_SCHEMA)
-    return Draft202012Validator(_inline_refs(schema, schema.get("$defs", {})))
-
-
-def _inline_refs(node: Any, definitions: dict[str, Any]) -> Any:
-    if isinstance(node, list):
-        return [_inline_refs(item, definitions) for item in node]
-    if not isinstance(node, dict):
-        return node
-    result = {key: _inline_refs(value, definitions) for key, value in node.items() if key != "$ref"}
-    reference = node.get("$ref")
-    if isinstance(reference, str) and reference.startswith("#/$defs/"):
-        target = _inline_refs(definitions[reference.removeprefix("#/$defs/")], definitions)
-        result = {**target, **result}  # sibling keys (a description) win, as in 2020-12
-    elif reference is not None:
-        result["$ref"] = reference
-    return result
+    return Draft202012Validator(inline_refs(schema))
 
 
 @dataclass

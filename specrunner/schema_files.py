@@ -23,3 +23,27 @@ def load_schema(name: str) -> dict[str, Any]:
     """
     text = resources.files("specrunner").joinpath("schemas", name).read_text(encoding="utf-8")
     return cast(dict[str, Any], json.loads(text))
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with its local `#/$defs/...` references replaced by their targets.
+
+    For schemas without recursion (ours): resolving references per validation was a
+    quarter of validating a manifest and a fifth of loading a large lock (bench/).
+    """
+    return cast(dict[str, Any], _inline(schema, schema.get("$defs", {})))
+
+
+def _inline(node: Any, definitions: dict[str, Any]) -> Any:
+    if isinstance(node, list):
+        return [_inline(item, definitions) for item in node]
+    if not isinstance(node, dict):
+        return node
+    result = {key: _inline(value, definitions) for key, value in node.items() if key != "$ref"}
+    reference = node.get("$ref")
+    if isinstance(reference, str) and reference.startswith("#/$defs/"):
+        target = _inline(definitions[reference.removeprefix("#/$defs/")], definitions)
+        result = {**target, **result}  # sibling keys (a description) win, as in 2020-12
+    elif reference is not None:
+        result["$ref"] = reference
+    return result

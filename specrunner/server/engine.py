@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from specrunner.errors import SandboxError
 from specrunner.server.config import EnvironmentConfig, ProviderConfig
@@ -66,6 +68,26 @@ class Engine:
                         "message": "the provider stopped while this job was running",
                     },
                 )
+
+    def start(
+        self, owner: str, agreement_id: str, environment: str, workflow: dict[str, Any]
+    ) -> JobRecord:
+        """Record a new job (1 Warming up) and queue it; both dialects start jobs here."""
+        job = JobRecord(
+            job_id=uuid.uuid4().hex,
+            owner=owner,
+            agreement_id=agreement_id,
+            environment=environment,
+            status=1,
+            status_text=STATUS_TEXT[1],
+            date_created=time.time(),
+            workflow=workflow,
+            input_dids=[item["did"] for item in workflow["inputs"]],
+            algo_did=workflow["algorithm"]["did"],
+        )
+        self.store.insert_job(job)
+        self.submit(job)
+        return job
 
     def submit(self, job: JobRecord) -> None:
         with self._lock:

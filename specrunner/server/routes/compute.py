@@ -7,8 +7,6 @@ address gets the empty list a Provider answers for a job that is not theirs.
 from __future__ import annotations
 
 import re
-import time
-import uuid
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -27,7 +25,6 @@ from specrunner.server.http import (
 )
 from specrunner.server.jobfiles import JobFolder
 from specrunner.server.routes.common import context, job_json
-from specrunner.server.store import JobRecord
 from specrunner.server.workflow import Checker, build_workflow
 
 START_BODY_LIMIT = 16 << 20
@@ -68,20 +65,7 @@ async def start(request: Request) -> JSONResponse:
         problem = check_available()
         if problem is not None:
             raise route_error(problem, status=503)
-    job = JobRecord(
-        job_id=uuid.uuid4().hex,
-        owner=owner,
-        agreement_id=agreement,
-        environment=env.id,
-        status=1,
-        status_text="Warming up",
-        date_created=time.time(),
-        workflow=workflow,
-        input_dids=[item["did"] for item in workflow["inputs"]],
-        algo_did=workflow["algorithm"]["did"],
-    )
-    ctx.store.insert_job(job)
-    ctx.engine.submit(job)
+    job = ctx.engine.start(owner, agreement, env.id, workflow)
     return json_response([job_json(job)])
 
 

@@ -8,8 +8,6 @@ speaks one of them. Aquarius and publishing stay the same.
 from __future__ import annotations
 
 import asyncio
-import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -86,20 +84,7 @@ async def free_start(request: Request) -> JSONResponse:
     if not env.is_free:
         raise node_error(400, f"Environment {env.id} has no free tier")
     workflow = _workflow(request, data, owner, env.id)
-    job = JobRecord(
-        job_id=uuid.uuid4().hex,
-        owner=owner,
-        agreement_id="",
-        environment=env.id,
-        status=1,
-        status_text="Warming up",
-        date_created=time.time(),
-        workflow=workflow,
-        input_dids=[item["did"] for item in workflow["inputs"]],
-        algo_did=workflow["algorithm"]["did"],
-    )
-    ctx.store.insert_job(job)
-    ctx.engine.submit(job)
+    job = ctx.engine.start(owner, "", env.id, workflow)
     return JSONResponse([node_shapes.job(job, ctx.engine.jobs_dir)])
 
 
