@@ -105,6 +105,8 @@ def _follow_up(name: str, entry: LockedJob, session: Session, writer: LockWriter
     if status is None:
         raise SpecRunnerError(f"job {entry.jobId} vanished from {provider}")
     if not status.finished:
+        if (status.status, status.statusText) == (entry.status, entry.statusText):
+            return entry  # nothing new: the lock (and its serial) stay as they are
         updated = entry.model_copy(
             update={"status": status.status, "statusText": status.statusText}
         )

@@ -461,3 +461,28 @@ def test_ctrl_c_stops_following_at_once_and_keeps_the_job(
             running.communicate()
     assert lock_of(folder)["jobs"]["patient"]["phase"] == "started"
     assert cli(folder, "stop", "patient", env=env).returncode == 0
+
+
+def test_replace_and_failure_on_ocean_node(node_provider: RunningProvider, tmp_path: Path) -> None:
+    """The embedded-provider scenarios above, on a provider speaking ocean-node."""
+    folder, env, _ = _served(node_provider, tmp_path, ["ok", "broken"])
+    (folder / "specs/broken.py").write_text("print('about to fail')\nraise SystemExit(3)\n")
+    broken_spec = spec("broken", node_provider.url).replace("summarise.py", "broken.py")
+    (folder / "specs/broken.yaml").write_text(broken_spec)
+    result = cli(folder, "apply", env=env)
+    assert result.returncode == 1
+    assert "broken (the algorithm exited with code 3)" in result.stderr
+    jobs = lock_of(folder)["jobs"]
+    assert (jobs["broken"]["phase"], jobs["broken"]["exitCode"]) == ("failed", 3)
+    assert jobs["ok"]["phase"] == "finished" and jobs["ok"]["dialect"] == "ocean-node"
+    extracted = [r for r in jobs["ok"]["results"] if r["type"] == "extracted"]
+    assert [r["filename"] for r in extracted] == ["summary.json"]
+    (folder / "specs/ok.yaml").write_text(spec("ok", node_provider.url, extra=1))
+    plan = cli(folder, "plan", "--output", "json", env=env)
+    steps = {s["name"]: s for s in json.loads(plan.stdout)["steps"]}
+    assert (steps["ok"]["action"], steps["ok"]["changed"]) == ("replace", ["customData"])
+    assert steps["broken"]["reason"].startswith("previous run failed")
+    (folder / "specs/broken.yaml").unlink()
+    assert cli(folder, "apply", "--prune", env=env).returncode == 0
+    again = lock_of(folder)["jobs"]
+    assert set(again) == {"ok"} and again["ok"]["jobId"] != jobs["ok"]["jobId"]
