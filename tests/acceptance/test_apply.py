@@ -486,3 +486,32 @@ def test_replace_and_failure_on_ocean_node(node_provider: RunningProvider, tmp_p
     assert cli(folder, "apply", "--prune", env=env).returncode == 0
     again = lock_of(folder)["jobs"]
     assert set(again) == {"ok"} and again["ok"]["jobId"] != jobs["ok"]["jobId"]
+
+
+def test_kill_9_on_the_embedded_provider_then_one_rerun_finishes(tmp_path: Path) -> None:
+    """Killing apply kills its embedded provider and the job with it: the next apply starts
+    that job again and finishes it (issue 4: kill -9 at any moment, rerun)."""
+    folder = workspace(tmp_path, ["fragile"], sleep=3)
+    running = subprocess.Popen(
+        [sys.executable, "-m", "specrunner", "apply"],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _until(
+            lambda: (
+                (folder / "specrunner.lock.json").exists()
+                and lock_of(folder)["jobs"]["fragile"].get("phase") == "started"
+            )
+        )
+    finally:
+        running.send_signal(signal.SIGKILL)
+        running.wait()
+    rerun = cli(folder, "apply")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    job = lock_of(folder)["jobs"]["fragile"]
+    assert job["phase"] == "finished"
+    assert json.loads((folder / "results/fragile/outputs/summary.json").read_text())["tag"] == (
+        "fragile"
+    )
