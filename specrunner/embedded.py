@@ -25,9 +25,17 @@ DEFAULT_DATA_DIR = Path(".specrunner") / "provider"
 class EmbeddedProvider:
     """A context manager: `with EmbeddedProvider() as provider: provider.url`."""
 
-    def __init__(self, data_dir: Path = DEFAULT_DATA_DIR, startup_timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        data_dir: Path = DEFAULT_DATA_DIR,
+        startup_timeout: float = 15.0,
+        allow_shared: bool = True,
+    ) -> None:
         self.data_dir = data_dir
         self.startup_timeout = startup_timeout
+        # Only read-only commands may use another process's provider: when that process
+        # ends, its provider stops every job, ours included.
+        self.allow_shared = allow_shared
         self.url = ""
         self._thread: threading.Thread | None = None
         self._server: object | None = None
@@ -43,6 +51,11 @@ class EmbeddedProvider:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = DataDirLock(self.data_dir.resolve())
         if not self._lock.try_acquire():
+            if not self.allow_shared:
+                raise SpecRunnerError(
+                    f"{self.data_dir} is in use by another specrunner process; wait for it "
+                    "to finish (jobs on its provider end when it does)"
+                )
             self.url = self._running_url()
             return self
         self._ctx = build_context(load_config(None, self.data_dir), self.data_dir)

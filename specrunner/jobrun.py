@@ -258,8 +258,11 @@ class JobRun:
         with self.signing_lock:
             urls = self.client.compute_result_urls(job.provider, self.signer, entry.jobId, indexes)
             for result, index, url in zip(status.results, indexes, urls, strict=True):
+                archive = job.dialect == OCEAN_NODE and result.filename.endswith(".tar")
                 try:
-                    target = result_path(outputs, result.type, result.filename)
+                    target = result_path(
+                        outputs, "archive" if archive else result.type, result.filename
+                    )
                 except SpecRunnerError as exc:
                     # One hostile name must not hold back the other results, nor leave the
                     # job unfinished forever: skip it, and the job ends failed saying why.
@@ -290,8 +293,10 @@ class JobRun:
                         path=_relative(target, self.workdir),
                     )
                 )
-                if job.dialect == OCEAN_NODE and result.filename.endswith(".tar"):
-                    recorded.extend(_unpacked(target, index, outputs, self.workdir))
+                if archive:
+                    unpacked, skipped = _unpacked(target, index, outputs, self.workdir)
+                    recorded.extend(unpacked)
+                    refused.extend(skipped)
                 entry = entry.model_copy(update={"results": list(recorded)})
                 self.writer.put(job.name, entry)
                 self.emit(
@@ -359,10 +364,16 @@ def _deadline(job: ResolvedJob, entry: LockedJob) -> float | None:
     return started + job.timeoutSeconds
 
 
-def _unpacked(archive: Path, index: int, outputs: Path, workdir: Path) -> list[LockedResult]:
+def _unpacked(
+    archive: Path, index: int, outputs: Path, workdir: Path
+) -> tuple[list[LockedResult], list[str]]:
     """ocean-node returns outputs as one tar (§10.3): its files land in the outputs folder,
     each recorded with its sha256 as an `extracted` result of the tar's index."""
-    return [
+    try:
+        files, refused = extract_tar(archive, outputs)
+    except SpecRunnerError as exc:
+        return [], [str(exc)]
+    results = [
         LockedResult(
             index=index,
             type="extracted",
@@ -371,8 +382,9 @@ def _unpacked(archive: Path, index: int, outputs: Path, workdir: Path) -> list[L
             sha256=digest,
             path=_relative(path, workdir),
         )
-        for name, path, size, digest in extract_tar(archive, outputs)
+        for name, path, size, digest in files
     ]
+    return results, refused
 
 
 def remove_results(previous: LockedJob | None, workdir: Path) -> None:
@@ -381,6 +393,15 @@ def remove_results(previous: LockedJob | None, workdir: Path) -> None:
         path = workdir / result.path
         if path.is_file() and workdir.resolve() in path.resolve().parents:
             path.unlink()
+            # Folders the old results made go too, when empty: a new result may be a file
+            # where an old one was a folder.
+            for parent in path.parents:
+                if parent == workdir or workdir not in parent.parents:
+                    break
+                try:
+                    parent.rmdir()
+                except OSError:
+                    break
 
 
 def _relative(path: Path, workdir: Path) -> str:

@@ -19,7 +19,8 @@ LOG_FOLDER = "logs"  # algorithm.log and the provider's logs: siblings, so no na
 
 
 def result_path(outputs_dir: Path, result_type: str, filename: str) -> Path:
-    """Where a result goes: outputs under `outputs/`, logs under `logs/`.
+    """Where a result goes: outputs under `outputs/`, logs under `logs/`, and an archive
+    of outputs (ocean-node's outputs.tar) beside them, so no member can overwrite it.
 
     Names are POSIX paths: `/` separates folders and a backslash is an ordinary character.
     Raises SpecRunnerError for a name that is empty, absolute, or climbs out with `..`.
@@ -28,7 +29,8 @@ def result_path(outputs_dir: Path, result_type: str, filename: str) -> Path:
     parts = [part for part in name.parts if part not in ("", ".")]
     if not parts or name.is_absolute() or any(part == ".." or "\0" in part for part in parts):
         raise SpecRunnerError(f"refusing result name {filename!r}: it would leave {outputs_dir}")
-    base = outputs_dir / (OUTPUT_FOLDER if result_type in ("output", "extracted") else LOG_FOLDER)
+    folders = {"output": OUTPUT_FOLDER, "extracted": OUTPUT_FOLDER, "archive": ""}
+    base = outputs_dir / folders.get(result_type, LOG_FOLDER)
     target = base.joinpath(*parts)
     if outputs_dir.resolve() not in target.resolve().parents:
         raise SpecRunnerError(f"refusing result name {filename!r}: it would leave {outputs_dir}")
@@ -55,31 +57,44 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def extract_tar(archive: Path, outputs_dir: Path) -> list[tuple[str, Path, int, str]]:
-    """Unpack ocean-node's outputs.tar into `outputs_dir`: regular files only, each name
-    checked like any result name (no absolute paths, no `..`, no links), each written
-    atomically. Returns (member name, path, size, sha256) per file."""
+def extract_tar(
+    archive: Path, outputs_dir: Path
+) -> tuple[list[tuple[str, Path, int, str]], list[str]]:
+    """Unpack ocean-node's outputs.tar into `outputs_dir/outputs`.
+
+    Plain (uncompressed) tar only, and regular, non-sparse files only, so what lands on disk
+    is never more than the archive itself; each name is checked like any result name and
+    written atomically. Returns (member name, path, size, sha256) per file, and what was
+    refused (links, devices, bad names) with why: one odd member never blocks the rest.
+    """
     import tarfile
 
-    extracted = []
+    extracted: list[tuple[str, Path, int, str]] = []
+    refused: list[str] = []
     try:
-        with tarfile.open(archive, mode="r:*") as tar:
+        with tarfile.open(archive, mode="r:") as tar:
             for member in tar:
                 if member.isdir():
                     continue
-                if not member.isfile():
-                    raise SpecRunnerError(
-                        f"refusing {member.name!r} in {archive.name}: only regular files"
-                    )
-                target = result_path(outputs_dir, "output", member.name)
-                source = tar.extractfile(member)
-                assert source is not None  # a regular file always has content
-                with source:
-                    size, digest = save_stream(_chunks(source), target)
-                extracted.append((member.name, target, size, digest))
+                if not member.isfile() or member.issparse():
+                    refused.append(f"{member.name!r} in {archive.name}: not a regular file")
+                    continue
+                try:
+                    target = result_path(outputs_dir, "output", member.name)
+                    extracted.append(_extract_one(tar, member, target))
+                except (SpecRunnerError, OSError) as exc:
+                    refused.append(f"{member.name!r} in {archive.name}: {exc}")
     except tarfile.TarError as exc:
         raise SpecRunnerError(f"{archive.name} is not a readable tar archive: {exc}") from None
-    return extracted
+    return extracted, refused
+
+
+def _extract_one(tar: Any, member: Any, target: Path) -> tuple[str, Path, int, str]:
+    source = tar.extractfile(member)
+    assert source is not None  # a regular file always has content
+    with source:
+        size, digest = save_stream(_chunks(source), target)
+    return member.name, target, size, digest
 
 
 def _chunks(handle: Any) -> Iterator[bytes]:

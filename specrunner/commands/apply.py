@@ -34,7 +34,10 @@ def run(paths: list[str], options: ApplyOptions) -> int:
             "stops when apply ends: run `specrunner provider serve` and set provider.url"
         )
     lockfile = Path(options.lockfile)
-    with exclusive(lockfile, timeout=options.lock_timeout), open_session(specs) as session:
+    with (
+        exclusive(lockfile, timeout=options.lock_timeout),
+        open_session(specs, share=False) as session,
+    ):
         lock = load_lock(lockfile)
         resolved = session.resolver.resolve_all(specs)
         plan = make_plan(resolved, lock, targets=options.targets, replace=options.replace)

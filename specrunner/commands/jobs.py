@@ -46,7 +46,7 @@ def logs(name: str, lockfile: str, follow: bool = False, poll: float = 1.0) -> i
         if (
             follow
             and entry.dialect == OCEAN_NODE
-            and _stream(session.client, provider, signer, entry.jobId)
+            and _follow_live(session.client, provider, signer, entry.owner, entry.jobId, poll)
         ):
             return 0
         while True:
@@ -65,6 +65,25 @@ def logs(name: str, lockfile: str, follow: bool = False, poll: float = 1.0) -> i
         (url,) = session.client.compute_result_urls(provider, signer, entry.jobId, [index])
         report.line(session.client.download(url).decode("utf-8", errors="replace").rstrip("\n"))
     return 0
+
+
+def _follow_live(
+    client: DataServiceProvider,
+    provider: str,
+    signer: Signer,
+    owner: str,
+    job_id: str,
+    poll: float,
+) -> bool:
+    """Stream the live log; a job still queued or provisioning is waited for first. False
+    when the job ended without anything streamed (its finished log is fetched instead)."""
+    while True:
+        if _stream(client, provider, signer, job_id):
+            return True
+        found = client.compute_status(provider, owner, job_id)
+        if not found or found[0].finished:
+            return False
+        time.sleep(poll)
 
 
 def _stream(client: DataServiceProvider, provider: str, signer: Signer, job_id: str) -> bool:
@@ -94,7 +113,8 @@ def results(name: str, lockfile: str, folder: str | None = None) -> int:
         signer = signer_for(entry, session)
         unpacked = {r.filename: r.sha256 for r in entry.results if r.type == "extracted"}
         for result in (r for r in entry.results if r.type != "extracted"):
-            path = result_path(target, result.type, result.filename)
+            archive = bool(unpacked) and result.filename.endswith(".tar")
+            path = result_path(target, "archive" if archive else result.type, result.filename)
             (url,) = session.client.compute_result_urls(
                 provider, signer, entry.jobId, [result.index]
             )
@@ -106,12 +126,11 @@ def results(name: str, lockfile: str, folder: str | None = None) -> int:
             else:
                 fresh.unlink()
             found: list[tuple[str, str, str | None]] = [(str(path), download.sha256, result.sha256)]
-            if unpacked and result.filename.endswith(".tar"):
-                # ocean-node's outputs.tar: its files were unpacked and recorded one by one.
-                found += [
-                    (str(p), digest, unpacked.get(member))
-                    for member, p, _, digest in extract_tar(path, target)
-                ]
+            if archive and download.sha256 == result.sha256:
+                # ocean-node's outputs.tar, verified: its files were recorded one by one.
+                files, _ = extract_tar(path, target)
+                found += [(str(p), digest, unpacked.get(member)) for member, p, _, digest in files]
+
             for shown, digest, expected in found:
                 ok = digest == expected
                 report.line(f"{'ok' if ok else 'MISMATCH'}  {shown}  sha256 {digest}")

@@ -26,7 +26,7 @@ class Session:
 
 @contextlib.contextmanager
 def open_session(
-    specs: Sequence[Spec], embedded: bool = False, wallet: bool = False
+    specs: Sequence[Spec], embedded: bool = False, wallet: bool = False, share: bool = True
 ) -> Iterator[Session]:
     """A provider client and resolver. The embedded provider runs while the session is
     open when a spec has no `provider:` or `embedded` asks for it; the default wallet is
@@ -41,7 +41,7 @@ def open_session(
         with contextlib.ExitStack() as stack:
             url = None
             if need_embedded:
-                url = stack.enter_context(EmbeddedProvider()).url
+                url = stack.enter_context(EmbeddedProvider(allow_shared=share)).url
             resolver = Resolver(client, signer, embedded_url=url)
             resolver.register_wallets(specs)
             yield Session(client, resolver, url)

@@ -30,6 +30,8 @@ class DataDirLock:
             os.close(fd)
             return False
         self._fd = fd
+        # A previous owner killed with -9 left its address: nobody may use it any more.
+        (self.data_dir / URL_NAME).unlink(missing_ok=True)
         return True
 
     def publish_url(self, url: str) -> None:

@@ -59,7 +59,7 @@ class Engine:
             if job.status == 1 and self.config.environment(job.environment) is not None:
                 self.submit(job)
             else:
-                self._finish(
+                self._finish(  # never raises: see _finish
                     job,
                     {
                         "exitCode": None,
@@ -180,7 +180,12 @@ class Engine:
         folder: JobFolder | None = None,
     ) -> None:
         folder = folder or JobFolder(self.jobs_dir / job.job_id, self.files_dir)
-        results = folder.publish(termination)
+        try:
+            results = folder.publish(termination)
+        except Exception:  # a job must end even when its results cannot be published
+            log.exception("job %s: publishing its results failed", job.job_id)
+            results = []
+            termination = {**termination, "publishError": "its results could not be published"}
         self.store.update_job(
             job,
             status=status,

@@ -147,6 +147,10 @@ class JobFolder:
         outputs = self.data / "outputs"
         for source in _regular_files(outputs):
             name = source.relative_to(outputs).as_posix()
+            if not _printable_name(name):
+                # Not UTF-8: no client could be told its name in JSON. Say so, skip it.
+                self.admin_log(f"skipped an output whose name is not UTF-8: {name!a}")
+                continue
             results.append(self._keep(source, "outputs", name, "output"))
         log_file = self.data / "logs" / "algorithm.log"
         if log_file.is_file() and not log_file.is_symlink():
@@ -183,6 +187,14 @@ class JobFolder:
             "type": result_type,
             "sha256": digest.hexdigest(),
         }
+
+
+def _printable_name(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _regular_files(folder: Path) -> list[Path]:

@@ -8,10 +8,11 @@ as ocean-node's start routes do.
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from specrunner.ocean import signing
+from specrunner.server.auth import NONCE_TEXT
 from specrunner.server.http import RequestError
 from specrunner.server.store import Store
 
@@ -49,12 +50,9 @@ def _check(
     if nonce is None or not isinstance(signature, str) or not signature:
         raise node_error(400, "Missing nonce or signature")
     text = str(nonce)
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        raise node_error(400, "Invalid nonce: not a number") from None
-    if isinstance(nonce, bool) or not number.is_finite() or number < 0:
-        raise node_error(400, "Invalid nonce: not a number")
+    # Plain digits only: a stored nonce is read back by clients as a Number or a float.
+    if isinstance(nonce, bool) or not NONCE_TEXT.fullmatch(text):
+        raise node_error(400, "Invalid nonce: not a plain number")
     if not signing.verify(owner, signed_text(text), signature):
         raise node_error(401, "Invalid signature")
     stored = store.use_nonce(owner, text, FIRST_NONCE)

@@ -50,6 +50,8 @@ class Checker:
             raise route_error({"algorithm": "missing_meta_documentId"})
         if not meta.get("rawcode") and not meta.get("url"):
             raise route_error({"algorithm": "meta_oneof_url_rawcode_remote"})
+        if not all(isinstance(meta.get(k) or "", str) for k in ("rawcode", "url")):
+            raise route_error({"algorithm": "meta_oneof_url_rawcode_remote"})
         container = _container(meta.get("container"))
         return {
             "did": "",
@@ -211,7 +213,11 @@ def _check_algorithm_allowed(
 
 def _container(value: Any) -> dict[str, str]:
     """A raw algorithm's container; the entrypoint runs on the host's runtimes."""
-    if not isinstance(value, dict) or not value.get("entrypoint"):
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("entrypoint"), str)
+        or not value["entrypoint"]
+    ):
         raise route_error({"algorithm.container": "missing_entrypoint_image_checksum"})
     try:
         if not shlex.split(str(value["entrypoint"])):

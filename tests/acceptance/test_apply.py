@@ -515,3 +515,22 @@ def test_kill_9_on_the_embedded_provider_then_one_rerun_finishes(tmp_path: Path)
     assert json.loads((folder / "results/fragile/outputs/summary.json").read_text())["tag"] == (
         "fragile"
     )
+
+
+def test_an_output_named_like_the_archive_cannot_replace_it(
+    node_provider: RunningProvider, tmp_path: Path
+) -> None:
+    folder, env, _ = _served(node_provider, tmp_path, ["tarry"])
+    (folder / "specs/summarise.py").write_text(
+        "open('/data/outputs/outputs.tar', 'w').write('inner')\n"
+    )
+    assert cli(folder, "apply", env=env).returncode == 0
+    job = lock_of(folder)["jobs"]["tarry"]
+    archive = next(
+        r for r in job["results"] if r["filename"] == "outputs.tar" and r["type"] == "output"
+    )
+    assert archive["path"] == "results/tarry/outputs.tar"
+    import hashlib
+
+    assert hashlib.sha256((folder / archive["path"]).read_bytes()).hexdigest() == archive["sha256"]
+    assert (folder / "results/tarry/outputs/outputs.tar").read_text() == "inner"

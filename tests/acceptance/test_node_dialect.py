@@ -179,3 +179,38 @@ def test_refusals_are_json_strings(
         },
     )
     assert forged.status_code == 401 and forged.json() == "Invalid signature"
+
+
+def test_live_logs_never_follow_a_link_the_algorithm_planted(
+    node: RunningProvider, ocean: OceanCompute, tmp_path: Path, wallet: Signer
+) -> None:
+    data = _dataset(node, tmp_path, "f.txt", "z\n")
+    planter = (
+        "import os, time\nos.remove('/data/logs/algorithm.log')\n"
+        "os.symlink('../../../../provider.key', '/data/logs/algorithm.log')\n"
+        "time.sleep(20)\n"
+    )
+    job_id = ocean.start(wallet, data, "free-env", algorithm_meta=_meta(planter))
+    _wait(ocean, data, job_id, wallet, until="running")
+    key = (node.data_dir / "provider.key").read_text().strip()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # until the link is in place
+        link = node.data_dir / "jobs" / job_id / "data" / "logs" / "algorithm.log"
+        if link.is_symlink():
+            break
+        time.sleep(0.05)
+    with pytest.raises(ProviderError, match="not running"):
+        leaked = b"".join(ocean.data_provider.stream_logs(node.url, wallet, job_id))
+        assert key.encode() not in leaked
+    ocean.stop(data.ddo, data.service, job_id, wallet)
+
+
+def test_a_non_ascii_digit_index_is_a_4xx(
+    node: RunningProvider, ocean: OceanCompute, tmp_path: Path, wallet: Signer
+) -> None:
+    data = _dataset(node, tmp_path, "g.txt", "z\n")
+    job_id = ocean.start(wallet, data, "free-env", algorithm_meta=_meta("print(1)"))
+    _wait(ocean, data, job_id, wallet)
+    (url,) = ocean.data_provider.compute_result_urls(node.url, wallet, job_id, [0])
+    response = httpx.get(url.replace("index=0", "index=%C2%B2"))
+    assert 400 <= response.status_code < 500

@@ -611,3 +611,14 @@ def test_an_entrypoint_that_does_not_parse_is_refused_at_start(
     body.update(client.signed(f"{client.wallet.address}{assets.dataset}"))
     assert _refusal(client.start(body)) == {"error": {"algorithm.container.entrypoint": "invalid"}}
     assert client.status() == []
+
+
+def test_an_output_whose_name_is_not_utf8_is_skipped_and_the_job_ends(
+    client: WireClient, assets: Assets
+) -> None:
+    code = "open(b'/data/outputs/\\xff', 'w').write('x')\nopen('/data/outputs/ok.txt', 'w')\n"
+    job = client.wait(client.start(_raw_start(client, assets.dataset, code)).json()[0]["jobId"])
+    assert job["status"] == 70
+    assert [r["filename"] for r in job["results"] if r["type"] == "output"] == ["ok.txt"]
+    configure = next(r for r in job["results"] if r["type"] == "configrationLog")
+    assert b"not UTF-8" in client.result(job["jobId"], configure["index"]).content

@@ -53,3 +53,48 @@ def test_stream_is_hashed_and_a_failure_leaves_nothing(tmp_path: Path) -> None:
 def test_a_backslash_is_an_ordinary_character(tmp_path: Path) -> None:
     """`..\\evil` is one legal POSIX file name, not a way up."""
     assert result_path(tmp_path, "output", "..\\evil") == tmp_path / "outputs" / "..\\evil"
+
+
+def _tar(path: Path, *members: tuple[str, bytes | None, bytes]) -> Path:
+    """A tar with (name, link target or None, content) members."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w") as tar:
+        for name, target, content in members:
+            info = tarfile.TarInfo(name)
+            if target is not None:
+                info.type, info.linkname = tarfile.SYMTYPE, target.decode()
+                tar.addfile(info)
+            else:
+                info.size = len(content)
+                tar.addfile(info, io.BytesIO(content))
+    return path
+
+
+def test_extract_tar_keeps_regular_files_and_refuses_the_rest(tmp_path: Path) -> None:
+    from specrunner.results import extract_tar
+
+    archive = _tar(
+        tmp_path / "o.tar",
+        ("a/report.json", None, b"{}"),
+        ("link", b"/etc/passwd", b""),
+        ("../escape", None, b"x"),
+    )
+    files, refused = extract_tar(archive, tmp_path / "out")
+    assert [(name, size) for name, _, size, _ in files] == [("a/report.json", 2)]
+    assert (tmp_path / "out" / "outputs" / "a" / "report.json").read_bytes() == b"{}"
+    assert len(refused) == 2 and "not a regular file" in refused[0]
+    assert not (tmp_path / "escape").exists()
+
+
+def test_extract_tar_refuses_compressed_archives(tmp_path: Path) -> None:
+    import gzip
+
+    from specrunner.results import extract_tar
+
+    plain = _tar(tmp_path / "o.tar", ("big", None, b"0" * 100_000))
+    packed = tmp_path / "o.tar.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    with pytest.raises(SpecRunnerError, match="not a readable tar"):
+        extract_tar(packed, tmp_path / "out")

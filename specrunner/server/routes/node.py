@@ -8,9 +8,14 @@ speaks one of them. Aquarius and publishing stay the same.
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import stat
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import (
     FileResponse,
@@ -139,7 +144,9 @@ async def status(request: Request) -> JSONResponse:
         raise node_error(400, "Missing consumerAddress")
     ctx = context(request)
     jobs = ctx.store.list_jobs(str(owner), job_id=_job_id(data))
-    return JSONResponse([node_shapes.job(job, ctx.engine.jobs_dir) for job in jobs])
+    # Off the event loop: a finished job's outputs.tar is built on first sight.
+    shown = await run_in_threadpool(lambda: [node_shapes.job(j, ctx.engine.jobs_dir) for j in jobs])
+    return JSONResponse(shown)
 
 
 async def stop(request: Request) -> JSONResponse:
@@ -165,9 +172,9 @@ async def result(request: Request) -> Response:
     check_node_signed(ctx.store, data, owner, "getComputeResult")
     job = _owned_job(request, data, owner)
     index = str(data.get("index", ""))
-    if not index.isdigit():
+    if not re.fullmatch(r"[0-9]{1,9}", index):  # ASCII digits only: "²" is a digit too
         raise node_error(400, "Invalid index")
-    path = node_shapes.result_file(job, ctx.engine.jobs_dir, int(index))
+    path = await run_in_threadpool(node_shapes.result_file, job, ctx.engine.jobs_dir, int(index))
     if path is None or not path.is_file():
         raise node_error(404, f"No result {index} for job {job.job_id}")
     return FileResponse(
@@ -186,10 +193,25 @@ async def streamable_logs(request: Request) -> Response:
     owner = consumer(data)
     check_node_signed(ctx.store, data, owner, "getComputeStreamableLogs")
     job = _owned_job(request, data, owner)
-    log = node_shapes.live_log(job, ctx.engine.jobs_dir)
-    if job.date_finished is not None or job.status != 40 or not log.is_file():
+    handle = None
+    if job.date_finished is None and job.status == 40:
+        handle = _open_regular(node_shapes.live_log(job, ctx.engine.jobs_dir))
+    if handle is None:
         return PlainTextResponse("Job not found or not running", status_code=404)
-    return StreamingResponse(_follow(request, job.job_id, log.open("rb")), media_type="text/plain")
+    return StreamingResponse(_follow(request, job.job_id, handle), media_type="text/plain")
+
+
+def _open_regular(path: Path) -> Any:
+    """The file for reading only if it is a regular file *itself*: the algorithm owns its
+    logs folder and could have put a link to the provider's key there."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return os.fdopen(fd, "rb")
 
 
 async def _follow(request: Request, job_id: str, handle: Any) -> AsyncIterator[bytes]:
