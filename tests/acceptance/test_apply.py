@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +77,39 @@ def workspace(tmp_path: Path, names: list[str], provider: str | None = None, **c
 
 def lock_of(folder: Path) -> dict[str, Any]:
     return dict(json.loads((folder / "specrunner.lock.json").read_text()))
+
+
+def phase_of(folder: Path, name: str) -> str | None:
+    """A job's phase in the lock, None before the lock or the job is there."""
+    if not (folder / "specrunner.lock.json").exists():
+        return None
+    phase = lock_of(folder)["jobs"].get(name, {}).get("phase")
+    return None if phase is None else str(phase)
+
+
+@contextlib.contextmanager
+def background(
+    folder: Path, *args: str, env: dict[str, str] | None = None, quiet: bool = False
+) -> Iterator[subprocess.Popen[str]]:
+    """`specrunner ARGS` running while the block runs; killed on the way out if still alive."""
+    output = subprocess.DEVNULL if quiet else subprocess.PIPE
+    process = subprocess.Popen(
+        [sys.executable, "-m", "specrunner", *args],
+        cwd=folder,
+        env={**os.environ, **(env or {})},
+        stdout=output,
+        stderr=output,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+        process.wait()
 
 
 def test_example_specs_apply_then_rerun_changes_nothing(tmp_path: Path) -> None:
@@ -201,16 +236,9 @@ def test_sigkill_at_random_points_runs_every_spec_exactly_once(
     folder, env, owner = _served(served, tmp_path, names, sleep=0.5)
     rng = random.Random(int.from_bytes(os.urandom(4), "big"))
     for _ in range(4):
-        process = subprocess.Popen(
-            [sys.executable, "-m", "specrunner", "apply"],
-            cwd=folder,
-            env={**os.environ, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(rng.uniform(0.3, 2.5))
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        with background(folder, "apply", env=env, quiet=True) as process:
+            time.sleep(rng.uniform(0.3, 2.5))
+            process.send_signal(signal.SIGKILL)
     final = cli(folder, "apply", env=env)
     assert final.returncode == 0, final.stdout + final.stderr
     jobs = _owner_jobs(served, owner.address)
@@ -224,25 +252,13 @@ def test_sigkill_at_random_points_runs_every_spec_exactly_once(
 
 def test_second_apply_waits_then_names_the_holder(served: RunningProvider, tmp_path: Path) -> None:
     folder, env, owner = _served(served, tmp_path, ["busy"], sleep=3)
-    first = subprocess.Popen(
-        [sys.executable, "-m", "specrunner", "apply"],
-        cwd=folder,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with background(folder, "apply", env=env) as first:
         _until((folder / "specrunner.lock.json").exists)
         second = cli(folder, "apply", "--lock-timeout", "0.5", env=env)
         assert second.returncode == 1
         assert f"in use by specrunner apply (pid {first.pid}" in second.stderr
         out, err = first.communicate(timeout=60)
         assert first.returncode == 0, out + err
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.communicate()
     waited = cli(folder, "apply", "--lock-timeout", "60", env=env)
     assert waited.returncode == 0 and "1 up to date" in waited.stdout
     assert len(_owner_jobs(served, owner.address)) == 1
@@ -357,42 +373,22 @@ def test_logs_follow_streams_live_on_ocean_node(
     assert cli(folder, "apply", "--no-wait", env=env).returncode == 0
     job = lock_of(folder)["jobs"]["chatty"]
     assert job["dialect"] == "ocean-node"
-    follower = subprocess.Popen(
-        [sys.executable, "-m", "specrunner", "logs", "chatty", "--follow"],
-        cwd=folder,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert follower.stdout is not None
-    assert follower.stdout.readline() == "first line\n"
-    # Live: the first line arrived while the job was still running.
-    (running,) = _owner_jobs(node_provider, job["owner"])
-    assert running["status"] == 40 and running["dateFinished"] is None
-    rest, err = follower.communicate(timeout=60)
-    assert follower.returncode == 0, err
-    assert rest == "last line\n"
+    with background(folder, "logs", "chatty", "--follow", env=env) as follower:
+        assert follower.stdout is not None
+        assert follower.stdout.readline() == "first line\n"
+        # Live: the first line arrived while the job was still running.
+        (running,) = _owner_jobs(node_provider, job["owner"])
+        assert running["status"] == 40 and running["dateFinished"] is None
+        rest, err = follower.communicate(timeout=60)
+        assert follower.returncode == 0, err
+        assert rest == "last line\n"
 
 
 def test_plan_during_an_embedded_apply_uses_its_provider(tmp_path: Path) -> None:
     """A second process never reopens the embedded provider's folder behind the first."""
     folder = workspace(tmp_path, ["slowish"], sleep=4)
-    running = subprocess.Popen(
-        [sys.executable, "-m", "specrunner", "apply"],
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _until(
-            lambda: (
-                lock_of(folder)["jobs"].get("slowish", {}).get("phase") == "started"
-                if (folder / "specrunner.lock.json").exists()
-                else False
-            )
-        )
+    with background(folder, "apply") as running:
+        _until(lambda: phase_of(folder, "slowish") == "started")
         plan = cli(folder, "plan")
         assert plan.returncode == 0 and "resume" in plan.stdout, plan.stdout + plan.stderr
         served = cli(
@@ -401,10 +397,6 @@ def test_plan_during_an_embedded_apply_uses_its_provider(tmp_path: Path) -> None
         assert served.returncode == 1 and "in use by another provider" in served.stderr
         out, err = running.communicate(timeout=60)
         assert running.returncode == 0, out + err
-    finally:
-        if running.poll() is None:
-            running.kill()
-            running.communicate()
     assert lock_of(folder)["jobs"]["slowish"]["phase"] == "finished"
 
 
@@ -435,30 +427,13 @@ def test_ctrl_c_stops_following_at_once_and_keeps_the_job(
     provider: RunningProvider, tmp_path: Path
 ) -> None:
     folder, env, _ = _served(provider, tmp_path, ["patient"], sleep=60)
-    running = subprocess.Popen(
-        [sys.executable, "-m", "specrunner", "apply"],
-        cwd=folder,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _until(
-            lambda: (
-                (folder / "specrunner.lock.json").exists()
-                and lock_of(folder)["jobs"]["patient"].get("phase") == "started"
-            )
-        )
+    with background(folder, "apply", env=env) as running:
+        _until(lambda: phase_of(folder, "patient") == "started")
         interrupted = time.monotonic()
         running.send_signal(signal.SIGINT)
         running.communicate(timeout=20)
         assert time.monotonic() - interrupted < 10
         assert running.returncode == 130
-    finally:
-        if running.poll() is None:
-            running.kill()
-            running.communicate()
     assert lock_of(folder)["jobs"]["patient"]["phase"] == "started"
     assert cli(folder, "stop", "patient", env=env).returncode == 0
 
@@ -492,22 +467,9 @@ def test_kill_9_on_the_embedded_provider_then_one_rerun_finishes(tmp_path: Path)
     """Killing apply kills its embedded provider and the job with it: the next apply starts
     that job again and finishes it (issue 4: kill -9 at any moment, rerun)."""
     folder = workspace(tmp_path, ["fragile"], sleep=3)
-    running = subprocess.Popen(
-        [sys.executable, "-m", "specrunner", "apply"],
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _until(
-            lambda: (
-                (folder / "specrunner.lock.json").exists()
-                and lock_of(folder)["jobs"]["fragile"].get("phase") == "started"
-            )
-        )
-    finally:
+    with background(folder, "apply", quiet=True) as running:
+        _until(lambda: phase_of(folder, "fragile") == "started")
         running.send_signal(signal.SIGKILL)
-        running.wait()
     rerun = cli(folder, "apply")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     job = lock_of(folder)["jobs"]["fragile"]
