@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +19,9 @@ from typing import Any
 
 import httpx
 
+from specrunner.server.ready import await_ready
+
 ROOT = Path(__file__).resolve().parents[1]
-READY = re.compile(r"listening on (http://\S+)")
 BENCH_KEY = "0x" + "be" * 32  # a throwaway wallet for benchmark jobs, never funded
 
 
@@ -119,31 +117,9 @@ def start_provider(
         text=True,
         env={**env(), "PYTHONUNBUFFERED": "1"},
     )
-    assert process.stdout is not None
-    deadline = time.monotonic() + timeout
-    seen: list[str] = []
-    while time.monotonic() < deadline:
-        text = process.stdout.readline()
-        if not text:
-            break
-        seen.append(text)
-        match = READY.search(text)
-        if match:
-            provider = Provider(match.group(1), process)
-            _drain(process)
-            httpx.get(provider.url + "/", timeout=5).raise_for_status()
-            return provider
-    process.kill()
-    raise RuntimeError("provider did not start:\n" + "".join(seen))
-
-
-def _drain(process: subprocess.Popen[str]) -> None:
-    def pump() -> None:
-        assert process.stdout is not None
-        for _ in process.stdout:
-            pass
-
-    threading.Thread(target=pump, daemon=True).start()
+    provider = Provider(await_ready(process, timeout), process)
+    httpx.get(provider.url + "/", timeout=5).raise_for_status()
+    return provider
 
 
 def publish_file(url: str, path: Path, asset_type: str, key: str = BENCH_KEY) -> dict[str, Any]:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +13,7 @@ import httpx
 import pytest
 
 from specrunner.ocean.signing import Signer
-
-READY = re.compile(r"listening on (http://\S+)")
+from specrunner.server.ready import await_ready
 
 
 @dataclass
@@ -61,34 +58,9 @@ def start_provider(
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    deadline = time.monotonic() + timeout
-    seen: list[str] = []
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        text = process.stdout.readline()
-        if not text:
-            break
-        seen.append(text)
-        match = READY.search(text)
-        if match:
-            running = RunningProvider(url=match.group(1), data_dir=data_dir, process=process)
-            _drain(process)
-            httpx.get(running.url + "/", timeout=5).raise_for_status()
-            return running
-    process.kill()
-    raise RuntimeError("provider did not start:\n" + "".join(seen))
-
-
-def _drain(process: subprocess.Popen[str]) -> None:
-    """Keep reading the provider's output so its pipe never fills and blocks it."""
-    import threading
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for _ in process.stdout:
-            pass
-
-    threading.Thread(target=pump, daemon=True).start()
+    running = RunningProvider(url=await_ready(process, timeout), data_dir=data_dir, process=process)
+    httpx.get(running.url + "/", timeout=5).raise_for_status()
+    return running
 
 
 @pytest.fixture(scope="session")
