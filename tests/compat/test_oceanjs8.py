@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import pytest
 
 from specrunner.ocean.signing import address_of, keccak256
+from tests.compat.test_ocean_clients import publish
 from tests.conftest import RunningProvider
 
 pytestmark = pytest.mark.compat
@@ -33,26 +33,8 @@ REPO = HERE.parents[1]
 OCEAN_JS8 = REPO / ".cache" / "compat" / "js8"
 SETUP_HINT = "run scripts/setup-compat (it installs ocean.js 8.0.0 into .cache/compat/js8)"
 
-PUBLISHER_KEY = "0x" + "5e" * 32
 DATASET_TEXT = "station,temp\nnorth,12.5\nsouth,17.0\neast,9.25\n"
 DRIVER_TIMEOUT = 180
-
-
-def publish(provider: str, path: Path, *extra: str) -> dict[str, Any]:
-    env = {**os.environ, "SPECRUNNER_PRIVATE_KEY": PUBLISHER_KEY}
-    command = [sys.executable, "-m", "specrunner", "publish", str(path), "--provider", provider]
-    done = subprocess.run(
-        [*command, *extra, "--output", "json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, f"publish {path.name} failed:\n{done.stdout}\n{done.stderr}"
-    ddo: dict[str, Any] = json.loads(done.stdout)
-    return ddo
 
 
 def consumer_key() -> str:
