@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from specrunner.errors import SandboxError
-from specrunner.server.config import EnvironmentConfig, ProviderConfig
+from specrunner.server.config import ProviderConfig
 from specrunner.server.jobfiles import JobFolder, ProvisioningError
 from specrunner.server.store import JobRecord, Store
 
@@ -203,8 +203,3 @@ def _stopped_before_start() -> dict[str, object]:
         "reason": "stopped",
         "message": "stopped before the algorithm started",
     }
-
-
-def environment_slots(store: Store, env: EnvironmentConfig) -> int:
-    """How many jobs are queued or running in an environment."""
-    return store.count_running(env.id)
