@@ -44,12 +44,12 @@ def specrunner_client(provider: str, dataset: str, algorithm: Path, count: int) 
     """The child process: COUNT jobs as apply runs them; prints a JSON line when done."""
     import threading
 
-    from specrunner.jobrun import JobRun, PollPolicy
+    from specrunner.execute.jobrun import JobRun, PollPolicy
     from specrunner.lockfile import Lock, LockWriter
-    from specrunner.manifest import load_manifests
+    from specrunner.manifest.loader import load_manifests
     from specrunner.ocean.provider import DataServiceProvider
     from specrunner.ocean.signing import Signer
-    from specrunner.resolve import Resolver
+    from specrunner.resolve.resolver import Resolver
 
     with tempfile.TemporaryDirectory() as workdir:
         folder = Path(workdir)

@@ -111,7 +111,7 @@ def build_lock(count: int) -> Any:
 
 
 def build_resolved(count: int) -> list[Any]:
-    from specrunner.resolved import (
+    from specrunner.resolve.models import (
         ResolvedAlgorithm,
         ResolvedEnvironment,
         ResolvedInput,
@@ -154,7 +154,7 @@ def measure(kind: str, count: int, folder: Path) -> dict[str, float]:
     """The child process: one measured step; returns seconds, peak and starting RSS."""
     from specrunner import report
     from specrunner.lockfile import load_lock, save_lock
-    from specrunner.manifest import load_manifests
+    from specrunner.manifest.loader import load_manifests
     from specrunner.plan import make_plan
 
     lockfile = folder / "specrunner.lock.json"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from specrunner.manifest import load_manifests
+from specrunner.manifest.loader import load_manifests
 
 try:
     from yaml import CSafeLoader as Loader

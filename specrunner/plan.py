@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from specrunner.errors import PlanError
 from specrunner.lockfile import Lock, LockedJob
-from specrunner.resolved import ResolvedJob
+from specrunner.resolve.models import ResolvedJob
 
 Action = Literal["create", "replace", "keep", "resume", "orphan"]
 CHANGING: frozenset[str] = frozenset({"create", "replace", "resume"})

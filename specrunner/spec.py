@@ -1,6 +1,6 @@
 """Frozen models of a validated manifest, and its digest.
 
-`specrunner.manifest` builds these after the JSON Schema (`schemas/job.schema.json`, the public
+`manifest.loader` builds these after the JSON Schema (`schemas/job.schema.json`, the public
 contract) has accepted a document, so the validators here are a second line of defence, not
 the place users' mistakes are reported. Attribute names are snake_case; the aliases are the
 manifest's camelCase keys.

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from specrunner import report
-from specrunner.commands.session import open_session
+from specrunner.commands._session import open_session
 from specrunner.errors import SpecRunnerError
-from specrunner.executor import Executor
+from specrunner.execute.executor import Executor
 from specrunner.lockfile import LockWriter, exclusive, load_lock
-from specrunner.manifest import load_manifests
+from specrunner.manifest.loader import load_manifests
 from specrunner.plan import make_plan
 
 

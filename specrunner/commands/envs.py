@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from specrunner import report
-from specrunner.commands.session import open_session
+from specrunner.commands._session import open_session
 from specrunner.ocean.compute import environments_for_chain
 
 

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from specrunner import report
-from specrunner.commands.session import (
+from specrunner.commands._session import (
     default_specs,
     entry_provider,
     job_from_lock,
@@ -16,10 +16,10 @@ from specrunner.commands.session import (
     signer_for,
 )
 from specrunner.errors import ProviderError, SpecRunnerError
+from specrunner.execute.results import extract_tar, result_path
 from specrunner.lockfile import load_lock
 from specrunner.ocean.provider import OCEAN_NODE, DataServiceProvider
 from specrunner.ocean.signing import Signer
-from specrunner.results import extract_tar, result_path
 
 LOG_TYPE = "algorithmLog"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from specrunner import report
-from specrunner.commands.session import open_session
+from specrunner.commands._session import open_session
 from specrunner.lockfile import load_lock
-from specrunner.manifest import load_manifests
+from specrunner.manifest.loader import load_manifests
 from specrunner.plan import Plan, make_plan
 
 

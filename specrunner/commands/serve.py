@@ -19,7 +19,7 @@ def run(
     from specrunner.server.app import create_app
     from specrunner.server.config import load_config
     from specrunner.server.context import build_context
-    from specrunner.server.sandbox import check_available
+    from specrunner.server.sandbox.run import check_available
 
     folder = Path(data_dir)
     lock = DataDirLock(_ready_dir(folder).resolve())

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from specrunner import report
-from specrunner.commands.session import (
+from specrunner.commands._session import (
     Session,
     default_specs,
     entry_provider,
@@ -24,11 +24,11 @@ from specrunner.commands.session import (
     signer_for,
 )
 from specrunner.errors import ProviderError, SpecRunnerError
-from specrunner.jobrun import JobRun, PollPolicy
+from specrunner.execute.jobrun import JobRun, PollPolicy
+from specrunner.execute.results import file_sha256
 from specrunner.lockfile import Lock, LockedJob, LockWriter, exclusive, load_lock
 from specrunner.plan import changed_inputs
-from specrunner.resolved import ResolvedJob
-from specrunner.results import file_sha256
+from specrunner.resolve.models import ResolvedJob
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from specrunner import report
 from specrunner.errors import ManifestError
-from specrunner.manifest import load_manifests
+from specrunner.manifest.loader import load_manifests
 
 
 def run(paths: list[str], output: str = "text") -> int:

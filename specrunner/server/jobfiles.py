@@ -103,12 +103,13 @@ class JobFolder:
         self, workflow: dict[str, Any], env: EnvironmentConfig, stop: threading.Event
     ) -> dict[str, Any]:
         """Run the algorithm in the sandbox; returns the job's terminationDetails."""
-        from specrunner.server import sandbox
+        from specrunner.server.sandbox.request import SandboxLimits, SandboxRequest
+        from specrunner.server.sandbox.run import run_sandboxed
 
         algorithm = workflow["algorithm"]
         entrypoint = algorithm["container"]["entrypoint"]
         argv = shlex.split(entrypoint.replace("$ALGO", "/data/transformations/algorithm"))
-        request = sandbox.SandboxRequest(
+        request = SandboxRequest(
             data_dir=self.data,
             argv=argv,
             env={
@@ -120,7 +121,7 @@ class JobFolder:
                 "OUTPUTS": "/data/outputs",
             },
             allow_network=bool(workflow.get("allowNetwork")),
-            limits=sandbox.SandboxLimits(
+            limits=SandboxLimits(
                 # A job may ask for less time than the environment allows (ocean-node).
                 wall_seconds=float(
                     min(env.maxJobDuration, workflow.get("maxJobDuration") or env.maxJobDuration)
@@ -132,7 +133,7 @@ class JobFolder:
             ),
             sandboxed=env.sandboxed,
         )
-        outcome = sandbox.run_sandboxed(request, stop)
+        outcome = run_sandboxed(request, stop)
         return {
             "exitCode": outcome.exit_code,
             "OOMKilled": outcome.oom_killed,

@@ -20,7 +20,7 @@ from tests.conftest import RunningProvider
 
 CRASH = """\
 import os, sys
-import specrunner.jobrun as jobrun
+import specrunner.execute.jobrun as jobrun
 original = jobrun.JobRun._send_start
 MODE = sys.argv[1]
 def crashing(self, job, entry):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from specrunner.executor import Executor
+from specrunner.execute.executor import Executor
 from specrunner.lockfile import Lock, LockWriter
 from specrunner.plan import Step
-from specrunner.resolved import ResolvedAlgorithm, ResolvedEnvironment, ResolvedJob
+from specrunner.resolve.models import ResolvedAlgorithm, ResolvedEnvironment, ResolvedJob
 
 DIGEST = "sha256:" + "0" * 64
 

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from specrunner.errors import ManifestError
-from specrunner.manifest import load_manifests, local_files
-from specrunner.problems import Problem, json_path
+from specrunner.manifest.loader import load_manifests, local_files
+from specrunner.manifest.problems import Problem, json_path
 from specrunner.spec import LocalDataset, PublishedDataset, RawAlgorithm
 
 CORPUS = Path(__file__).parents[1] / "data" / "manifests"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from specrunner.manifest import load_manifests
+from specrunner.manifest.loader import load_manifests
 from specrunner.spec import LocalDataset, RawAlgorithm, Spec
 
 SPECS = Path(__file__).parents[2] / "specs"

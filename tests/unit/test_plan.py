@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from specrunner.lockfile import Lock, LockedAlgorithm, LockedJob
 from specrunner.plan import make_plan
-from specrunner.resolved import (
+from specrunner.resolve.models import (
     ResolvedAlgorithm,
     ResolvedEnvironment,
     ResolvedInput,
@@ -127,7 +127,7 @@ def test_unknown_target_or_replace_is_an_error() -> None:
 
 
 def test_ddo_digest_ignores_what_aquarius_changes() -> None:
-    from specrunner.fingerprints import ddo_digest
+    from specrunner.resolve.digests import ddo_digest
 
     ddo = {
         "id": "did:op:1",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from specrunner.errors import SpecRunnerError
-from specrunner.results import file_sha256, result_path, save_stream
+from specrunner.execute.results import file_sha256, result_path, save_stream
 
 
 def test_outputs_and_logs_have_their_places(tmp_path: Path) -> None:
@@ -73,7 +73,7 @@ def _tar(path: Path, *members: tuple[str, bytes | None, bytes]) -> Path:
 
 
 def test_extract_tar_keeps_regular_files_and_refuses_the_rest(tmp_path: Path) -> None:
-    from specrunner.results import extract_tar
+    from specrunner.execute.results import extract_tar
 
     archive = _tar(
         tmp_path / "o.tar",
@@ -91,7 +91,7 @@ def test_extract_tar_keeps_regular_files_and_refuses_the_rest(tmp_path: Path) ->
 def test_extract_tar_refuses_compressed_archives(tmp_path: Path) -> None:
     import gzip
 
-    from specrunner.results import extract_tar
+    from specrunner.execute.results import extract_tar
 
     plain = _tar(tmp_path / "o.tar", ("big", None, b"0" * 100_000))
     packed = tmp_path / "o.tar.gz"

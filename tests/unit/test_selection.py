@@ -4,7 +4,7 @@ import pytest
 
 from specrunner.errors import PlanError
 from specrunner.ocean.models import ComputeEnvironment
-from specrunner.selection import select_environment
+from specrunner.resolve.environments import select_environment
 from specrunner.spec import EnvironmentSpec
 
 ENVS = [

@@ -201,7 +201,7 @@ def test_lock_schema_rejects_unknown_keys_and_values(
 def test_ocean_node_fields_are_parsed() -> None:
     from pathlib import Path
 
-    from specrunner.manifest import load_manifests
+    from specrunner.manifest.loader import load_manifests
 
     corpus = Path(__file__).parent.parent / "data" / "manifests" / "valid" / "ocean-node.yaml"
     (spec,) = load_manifests([corpus], environ={})

@@ -60,7 +60,7 @@ async def start(request: Request) -> JSONResponse:
     if ctx.store.agreement_in_use(agreement):
         raise route_error("`agreementId` already in use for other job.")
     if env.sandboxed:
-        from specrunner.server.sandbox import check_available
+        from specrunner.server.sandbox.run import check_available
 
         problem = check_available()
         if problem is not None:

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from specrunner.errors import SandboxError
-from specrunner.server import sandbox, sandbox_argv
-from specrunner.server.sandbox import SandboxLimits, SandboxOutcome, SandboxRequest
+from specrunner.server.sandbox import argv as sandbox_argv
+from specrunner.server.sandbox import run as sandbox
+from specrunner.server.sandbox.request import SandboxLimits, SandboxOutcome, SandboxRequest
 
 DID = "0123abcd"
 MiB = 2**20

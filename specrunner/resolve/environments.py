@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from specrunner.errors import PlanError
 from specrunner.ocean.models import ComputeEnvironment
-from specrunner.resolved import ResolvedEnvironment
+from specrunner.resolve.models import ResolvedEnvironment
 from specrunner.spec import EnvironmentSpec
 
 

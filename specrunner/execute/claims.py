@@ -10,7 +10,7 @@ from typing import Any
 
 from specrunner.lockfile import LockedAlgorithm, LockedInput, LockedJob
 from specrunner.ocean.models import JobStatus
-from specrunner.resolved import ResolvedJob
+from specrunner.resolve.models import ResolvedJob
 
 METADATA_KEY = "specrunnerKey"  # the idempotency key's name in an ocean-node job's metadata
 

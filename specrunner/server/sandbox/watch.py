@@ -7,13 +7,11 @@ import select
 import subprocess
 import threading
 import time
-from typing import TYPE_CHECKING
 
-from specrunner.server import sandbox_argv, sandbox_limits
-from specrunner.server.sandbox_limits import JobCgroup
-
-if TYPE_CHECKING:
-    from specrunner.server.sandbox import SandboxRequest
+from specrunner.server.sandbox import argv as sandbox_argv
+from specrunner.server.sandbox import limits as sandbox_limits
+from specrunner.server.sandbox.limits import JobCgroup
+from specrunner.server.sandbox.request import SandboxRequest
 
 TICK = 0.1  # how often a running job's stop event and limits are checked: stop acts within it
 

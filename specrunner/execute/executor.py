@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from specrunner.errors import ProviderError, SpecRunnerError
-from specrunner.jobrun import Emit, JobRun, PollPolicy, remove_results
+from specrunner.execute.jobrun import Emit, JobRun, PollPolicy, remove_results
 from specrunner.lockfile import LockWriter
 from specrunner.ocean.models import JobStatus
 from specrunner.ocean.provider import DataServiceProvider

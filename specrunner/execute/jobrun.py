@@ -17,14 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from specrunner.claims import (
+from specrunner.errors import ProviderError, ProviderUnreachableError, SpecRunnerError
+from specrunner.execute.claims import (
     adoptable,
     claim_of,
     job_claim,
     node_extras,
     pending_entry,
 )
-from specrunner.errors import ProviderError, ProviderUnreachableError, SpecRunnerError
+from specrunner.execute.payloads import JobFailed, algorithm_input, dataset_input, valid_order
+from specrunner.execute.results import extract_tar, result_path
 from specrunner.lockfile import (
     LockedJob,
     LockedResult,
@@ -34,9 +36,7 @@ from specrunner.ocean.compute import build_start_payload
 from specrunner.ocean.models import AlgorithmMetadata, ComputeInput, JobStatus
 from specrunner.ocean.provider import OCEAN_NODE, DataServiceProvider
 from specrunner.ocean.signing import Signer
-from specrunner.payloads import JobFailed, algorithm_input, dataset_input, valid_order
-from specrunner.resolved import ResolvedJob
-from specrunner.results import extract_tar, result_path
+from specrunner.resolve.models import ResolvedJob
 
 Emit = Callable[[dict[str, Any]], None]
 SUCCESS_STATUSES = (70, 71)  # 71 "Job settling" is success on ocean-node (reference §10.3)

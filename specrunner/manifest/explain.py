@@ -13,10 +13,10 @@ from typing import Any
 # No stubs in the dev extras; `unused-ignore` keeps this quiet once types-jsonschema is added.
 from jsonschema import ValidationError
 
-from specrunner.problems import JsonPath, Problem, json_path
+from specrunner.manifest.marked_yaml import Document, Mark
+from specrunner.manifest.problems import JsonPath, Problem, json_path
 from specrunner.schema_files import JOB_SCHEMA, load_schema
 from specrunner.spec import DURATION_FORMS
-from specrunner.yaml_marks import Document, Mark
 
 _TYPE_NAMES = {
     "integer": "a whole number",

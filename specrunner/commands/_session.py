@@ -12,8 +12,13 @@ from specrunner.errors import SpecRunnerError
 from specrunner.lockfile import Lock, LockedJob
 from specrunner.ocean.provider import DataServiceProvider
 from specrunner.ocean.signing import Signer
-from specrunner.resolve import Resolver
-from specrunner.resolved import ResolvedAlgorithm, ResolvedEnvironment, ResolvedInput, ResolvedJob
+from specrunner.resolve.models import (
+    ResolvedAlgorithm,
+    ResolvedEnvironment,
+    ResolvedInput,
+    ResolvedJob,
+)
+from specrunner.resolve.resolver import Resolver
 from specrunner.spec import Spec
 
 
@@ -31,7 +36,7 @@ def open_session(
     """A provider client and resolver. The embedded provider runs while the session is
     open when a spec has no `provider:` or `embedded` asks for it; the default wallet is
     loaded when a spec has no `wallet:` or `wallet` asks for it."""
-    from specrunner.embedded import EmbeddedProvider
+    from specrunner.server.embedded import EmbeddedProvider
 
     need_embedded = embedded or any(spec.provider is None for spec in specs)
     need_wallet = wallet or any(spec.wallet is None for spec in specs)
@@ -136,7 +141,7 @@ def default_specs(paths: Sequence[str], strict: bool = True) -> list[Spec]:
     Not `strict`: a broken manifest nearby only means its wallet stays unknown.
     """
     from specrunner.errors import ManifestError
-    from specrunner.manifest import load_manifests
+    from specrunner.manifest.loader import load_manifests
 
     try:
         if paths:

@@ -4,7 +4,7 @@ Every problem in every file is collected before anything is raised, so one run o
 `specrunner validate` shows them all, each at the line of the offending key or value:
 
 1. find files (a folder means every *.yaml / *.yml under it, sorted);
-2. parse YAML keeping marks (`yaml_marks`); scan the raw text for literal private keys;
+2. parse YAML keeping marks (`marked_yaml`); scan the raw text for literal private keys;
 3. substitute `${env:NAME}`; validate against `schemas/job.schema.json` (the contract);
 4. check the file system (local datasets, algorithm files) and build the pydantic models;
 5. check across documents and files (duplicate job names).
@@ -25,11 +25,11 @@ import pydantic
 from jsonschema import Draft202012Validator
 
 from specrunner.errors import ManifestError
-from specrunner.problems import JsonPath, Problem, json_path
+from specrunner.manifest.explain import explain_all
+from specrunner.manifest.marked_yaml import Document, Mark, parse_yaml
+from specrunner.manifest.problems import JsonPath, Problem, json_path
 from specrunner.schema_files import JOB_SCHEMA, inline_refs, load_schema
-from specrunner.schema_messages import explain_all
 from specrunner.spec import Spec
-from specrunner.yaml_marks import Document, Mark, parse_yaml
 
 # 32 bytes of hex standing alone: not part of a DID (did:op:…) or a digest (sha256:…).
 _LITERAL_KEY = re.compile(r"(?<![0-9A-Za-z:])(?:0x)?[0-9a-fA-F]{64}(?![0-9A-Za-z])")

@@ -5,7 +5,7 @@ the v1 `memory`/`pids`/`cpu` controllers), created under the provider's own cgro
 limits still hold. A controller we cannot use falls back to an rlimit set by `prlimit(1)`:
 RLIMIT_AS for memory, RLIMIT_NPROC for processes (meaningful only because each job runs as its
 own host uid). Output size always uses RLIMIT_FSIZE (one file) plus `tree_size` (the total),
-measured by the supervisor in `sandbox.py`.
+measured by the supervisor in `run.py`.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from typing import Any
 
 from specrunner.errors import SpecRunnerError
 from specrunner.ocean.models import DDO, AlgorithmMetadata, ComputeInput, Service
-from specrunner.resolved import ResolvedJob
+from specrunner.resolve.models import ResolvedJob
 
 
 class JobFailed(SpecRunnerError):

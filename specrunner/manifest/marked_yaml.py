@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from specrunner.problems import JsonPath, Problem, json_path
+from specrunner.manifest.problems import JsonPath, Problem, json_path
 
 try:  # libyaml's parser is several times faster; the pure-Python one is a correct fallback
     from yaml import CSafeLoader as _Loader

@@ -11,19 +11,19 @@ from pathlib import Path
 from typing import Any
 
 from specrunner.errors import PlanError, ProviderError, WalletError
-from specrunner.fingerprints import ddo_digest, files_digest, json_digest
 from specrunner.ocean.aquarius import Aquarius
 from specrunner.ocean.compute import environments_for_chain
 from specrunner.ocean.models import DDO, ComputeEnvironment
 from specrunner.ocean.provider import DataServiceProvider
 from specrunner.ocean.publishing import build_publish_request, publish
 from specrunner.ocean.signing import Signer
-from specrunner.resolved import (
+from specrunner.resolve.digests import ddo_digest, files_digest, json_digest
+from specrunner.resolve.environments import select_environment
+from specrunner.resolve.models import (
     ResolvedAlgorithm,
     ResolvedInput,
     ResolvedJob,
 )
-from specrunner.selection import select_environment
 from specrunner.spec import LocalDataset, PublishedAlgorithm, PublishedDataset, RawAlgorithm, Spec
 
 EMBEDDED = "embedded"

@@ -22,9 +22,9 @@ What the algorithm gets: every namespace unshared (network too unless `allow_net
 pid 1, an empty environment plus `request.env`, PATH, HOME=/tmp and LANG; /usr and a few /etc
 files read-only; /tmp and /dev/shm as small tmpfs; nothing else of the host. As root, it runs
 as a host uid of its own (UID_BASE + pid * SLOTS + slot), uid 1000 inside, with outputs/ and
-logs/ chowned to it; without root, as the provider's user. Limits: see `sandbox_limits`; the
+logs/ chowned to it; without root, as the provider's user. Limits: see `limits`; the
 wall clock, stop, OOM kills, the process limit and the size of outputs+logs are checked by
-`sandbox_watch.Watch` every 0.1 s while the job runs. The caller's thread must outlive the job
+`watch.Watch` every 0.1 s while the job runs. The caller's thread must outlive the job
 (it does: this blocks), since bwrap's --die-with-parent is tied to it.
 
 `sandboxed=False` (a development environment) runs argv on the host, `/data` rewritten to the
@@ -42,46 +42,22 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from specrunner.errors import SandboxError
-from specrunner.server import sandbox_argv, sandbox_limits
-from specrunner.server.sandbox_limits import JobCgroup
-from specrunner.server.sandbox_watch import Watch
-
-UID_BASE = 1_000_000_000
-SLOTS = 64  # concurrent jobs per provider process; host uid = UID_BASE + pid * SLOTS + slot
-LOG_NAME = "algorithm.log"
-
-
-@dataclass(frozen=True)
-class SandboxLimits:
-    wall_seconds: float  # maxJobDuration
-    memory_bytes: int | None  # ramGB
-    max_processes: int | None  # the algorithm's processes, bwrap's own two not counted
-    output_bytes: int | None  # diskGB: outputs/ and logs/ together
-    cpus: int | None = None
-
-
-@dataclass(frozen=True)
-class SandboxRequest:
-    data_dir: Path
-    argv: list[str]
-    env: dict[str, str]
-    allow_network: bool
-    limits: SandboxLimits
-    sandboxed: bool = True
-
-
-@dataclass(frozen=True)
-class SandboxOutcome:
-    exit_code: int | None
-    reason: str
-    message: str
-    duration_seconds: float
-    oom_killed: bool = False
+from specrunner.server.sandbox import argv as sandbox_argv
+from specrunner.server.sandbox import limits as sandbox_limits
+from specrunner.server.sandbox.limits import JobCgroup
+from specrunner.server.sandbox.request import (
+    LOG_NAME,
+    SLOTS,
+    UID_BASE,
+    SandboxLimits,
+    SandboxOutcome,
+    SandboxRequest,
+)
+from specrunner.server.sandbox.watch import Watch
 
 
 @functools.cache

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from specrunner.results import file_sha256
+from specrunner.execute.results import file_sha256
 
 
 def json_digest(value: Any) -> str:
