@@ -178,9 +178,9 @@ def status(
 @click.pass_context
 def logs(ctx: click.Context, name: str, lockfile: str, follow: bool) -> None:
     """Print a recorded job's algorithm log."""
-    from specrunner.commands import jobs
+    from specrunner.commands import logs as command
 
-    _run(ctx, lambda: jobs.logs(name, lockfile, follow=follow))
+    _run(ctx, lambda: command.run(name, lockfile, follow=follow))
 
 
 @main.command()
@@ -196,9 +196,9 @@ def logs(ctx: click.Context, name: str, lockfile: str, follow: bool) -> None:
 @click.pass_context
 def results(ctx: click.Context, name: str, lockfile: str, folder: str | None) -> None:
     """Download a recorded job's results again and verify their sha256."""
-    from specrunner.commands import jobs
+    from specrunner.commands import results as command
 
-    _run(ctx, lambda: jobs.results(name, lockfile, folder))
+    _run(ctx, lambda: command.run(name, lockfile, folder))
 
 
 @main.command()
@@ -207,9 +207,9 @@ def results(ctx: click.Context, name: str, lockfile: str, folder: str | None) ->
 @click.pass_context
 def stop(ctx: click.Context, names: tuple[str, ...], lockfile: str) -> None:
     """Stop recorded jobs that are running."""
-    from specrunner.commands import jobs
+    from specrunner.commands import stop as command
 
-    _run(ctx, lambda: jobs.stop(list(names), lockfile))
+    _run(ctx, lambda: command.run(list(names), lockfile))
 
 
 @main.command()

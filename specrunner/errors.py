@@ -6,6 +6,7 @@ SpecRunnerError
 ├── PlanError            the specs cannot be resolved into a plan
 ├── WalletError          no usable key
 ├── SandboxError         the job sandbox cannot be built or run
+├── JobFailedError       a job ran and failed, or could not start (the lock says why)
 └── ProviderError        an Ocean Provider answered with an error or not at all
     └── ProviderUnreachableError
 """
@@ -41,6 +42,10 @@ class WalletError(SpecRunnerError):
 
 class SandboxError(SpecRunnerError):
     """The sandbox needed to run a job is unavailable or failed to start."""
+
+
+class JobFailedError(SpecRunnerError):
+    """The job ran and failed (or could not start); the lock says why."""
 
 
 class ProviderError(SpecRunnerError):

@@ -12,12 +12,6 @@ from specrunner.errors import SpecRunnerError
 from specrunner.lockfile import Lock, LockedJob
 from specrunner.ocean.provider import DataServiceProvider
 from specrunner.ocean.signing import Signer
-from specrunner.resolve.models import (
-    ResolvedAlgorithm,
-    ResolvedEnvironment,
-    ResolvedInput,
-    ResolvedJob,
-)
 from specrunner.resolve.resolver import Resolver
 from specrunner.spec import Spec
 
@@ -100,39 +94,6 @@ def recorded(lock: Lock, name: str) -> LockedJob:
         known = ", ".join(sorted(lock.jobs)) or "none"
         raise SpecRunnerError(f"no job {name!r} in the lockfile (recorded: {known})")
     return entry
-
-
-def job_from_lock(name: str, entry: LockedJob, provider: str) -> ResolvedJob:
-    """Enough of a resolved job to follow, stop or collect a recorded one without its spec."""
-    return ResolvedJob(
-        name=name,
-        source=f"lockfile entry {name}",
-        specDigest=entry.specDigest,
-        provider=provider,
-        chainId=entry.chainId,
-        dialect=entry.dialect,
-        embedded=entry.fingerprints.get("provider") == "embedded",
-        owner=entry.owner,
-        environment=ResolvedEnvironment(id=entry.environment, reason="recorded"),
-        inputs=[
-            ResolvedInput(
-                did=i.did,
-                serviceId=i.serviceId,
-                ddoDigest=i.ddoDigest,
-                label=i.path or i.did,
-                transferTxId=i.transferTxId,
-            )
-            for i in entry.inputs
-        ],
-        algorithm=ResolvedAlgorithm(
-            digest=entry.algorithm.digest,
-            label="recorded",
-            did=entry.algorithm.did,
-            serviceId=entry.algorithm.serviceId,
-        ),
-        outputsDir=entry.outputsDir or f"results/{name}",
-        fingerprints=entry.fingerprints,
-    )
 
 
 def default_specs(paths: Sequence[str], strict: bool = True) -> list[Spec]:

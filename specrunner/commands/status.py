@@ -18,16 +18,16 @@ from specrunner.commands._session import (
     Session,
     default_specs,
     entry_provider,
-    job_from_lock,
     needs_embedded,
     open_session,
     signer_for,
 )
 from specrunner.errors import ProviderError, SpecRunnerError
+from specrunner.execute.claims import job_from_lock
 from specrunner.execute.jobrun import JobRun, PollPolicy
-from specrunner.execute.results import file_sha256
 from specrunner.lockfile import Lock, LockedJob, LockWriter, exclusive, load_lock
 from specrunner.plan import changed_inputs
+from specrunner.resolve.digests import file_sha256
 from specrunner.resolve.models import ResolvedJob
 
 

@@ -10,7 +10,12 @@ from typing import Any
 
 from specrunner.lockfile import LockedAlgorithm, LockedInput, LockedJob
 from specrunner.ocean.models import JobStatus
-from specrunner.resolve.models import ResolvedJob
+from specrunner.resolve.models import (
+    ResolvedAlgorithm,
+    ResolvedEnvironment,
+    ResolvedInput,
+    ResolvedJob,
+)
 
 METADATA_KEY = "specrunnerKey"  # the idempotency key's name in an ocean-node job's metadata
 
@@ -90,3 +95,36 @@ def node_extras(job: ResolvedJob, entry: LockedJob) -> dict[str, Any]:
     if job.queueMaxWaitTime:
         extras["queueMaxWaitTime"] = job.queueMaxWaitTime
     return extras
+
+
+def job_from_lock(name: str, entry: LockedJob, provider: str) -> ResolvedJob:
+    """Enough of a resolved job to follow, stop or collect a recorded one without its spec."""
+    return ResolvedJob(
+        name=name,
+        source=f"lockfile entry {name}",
+        specDigest=entry.specDigest,
+        provider=provider,
+        chainId=entry.chainId,
+        dialect=entry.dialect,
+        embedded=entry.fingerprints.get("provider") == "embedded",
+        owner=entry.owner,
+        environment=ResolvedEnvironment(id=entry.environment, reason="recorded"),
+        inputs=[
+            ResolvedInput(
+                did=i.did,
+                serviceId=i.serviceId,
+                ddoDigest=i.ddoDigest,
+                label=i.path or i.did,
+                transferTxId=i.transferTxId,
+            )
+            for i in entry.inputs
+        ],
+        algorithm=ResolvedAlgorithm(
+            digest=entry.algorithm.digest,
+            label="recorded",
+            did=entry.algorithm.did,
+            serviceId=entry.algorithm.serviceId,
+        ),
+        outputsDir=entry.outputsDir or f"results/{name}",
+        fingerprints=entry.fingerprints,
+    )

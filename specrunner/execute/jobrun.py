@@ -17,7 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from specrunner.errors import ProviderError, ProviderUnreachableError, SpecRunnerError
+from specrunner.errors import (
+    JobFailedError,
+    ProviderError,
+    ProviderUnreachableError,
+    SpecRunnerError,
+)
 from specrunner.execute.claims import (
     adoptable,
     claim_of,
@@ -25,7 +30,7 @@ from specrunner.execute.claims import (
     node_extras,
     pending_entry,
 )
-from specrunner.execute.payloads import JobFailed, algorithm_input, dataset_input, valid_order
+from specrunner.execute.payloads import algorithm_input, dataset_input, valid_order
 from specrunner.execute.results import extract_tar, result_path
 from specrunner.lockfile import (
     LockedJob,
@@ -131,7 +136,7 @@ class JobRun:
             for i, item in enumerate(answer.get("datasets") or [])
         ]
         if len(orders) != len(job.inputs):
-            raise JobFailed(
+            raise JobFailedError(
                 f"{job.name}: initializeCompute answered {len(orders)} orders "
                 f"for {len(job.inputs)} datasets"
             )
@@ -217,12 +222,12 @@ class JobRun:
                 self.writer.put(job.name, entry)
                 self.emit({"event": "timeout", "job": job.name, "seconds": job.timeoutSeconds})
             if stopped_at is not None and now - stopped_at > self.poll.grace:
-                raise JobFailed(
+                raise JobFailedError(
                     f"{job.name}: job {job_id} did not end after it was "
                     f"stopped for exceeding its timeout"
                 )
             if self.cancel.wait(delay):
-                raise JobFailed(
+                raise JobFailedError(
                     f"{job.name}: interrupted; job {job_id} keeps running and a "
                     "later apply or status picks it up"
                 )
@@ -236,7 +241,7 @@ class JobRun:
         jobs = self.client.compute_status(job.provider, self.signer.address, job_id)
         found = next((j for j in jobs if j.jobId == job_id or job_id.endswith("-" + j.jobId)), None)
         if found is None:
-            raise JobFailed(f"{job.name}: job {job_id} vanished from {job.provider}")
+            raise JobFailedError(f"{job.name}: job {job_id} vanished from {job.provider}")
         return found
 
     def collect(
@@ -272,14 +277,14 @@ class JobRun:
                 try:
                     download = self.client.download_to(url, target)
                 except OSError as exc:  # a full disk, a read-only folder: nothing was kept
-                    raise JobFailed(
+                    raise JobFailedError(
                         f"{job.name}: cannot save result {result.filename} to "
                         f"{_relative(target, self.workdir)}: {exc.strerror or exc}; the job "
                         "stays recorded, and the next apply downloads its results again"
                     ) from None
                 if result.sha256 and download.sha256 != result.sha256:
                     target.unlink(missing_ok=True)
-                    raise JobFailed(
+                    raise JobFailedError(
                         f"{job.name}: result {result.filename} arrived corrupted "
                         f"(sha256 {download.sha256}, provider says {result.sha256})"
                     )

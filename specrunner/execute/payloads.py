@@ -4,25 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from specrunner.errors import SpecRunnerError
+from specrunner.errors import JobFailedError
 from specrunner.ocean.models import DDO, AlgorithmMetadata, ComputeInput, Service
 from specrunner.resolve.models import ResolvedJob
-
-
-class JobFailed(SpecRunnerError):
-    """The job ran and failed (or could not start); the lock says why."""
 
 
 def valid_order(item: Any, job: ResolvedJob, what: str) -> str:
     order = item.get("validOrder") if isinstance(item, dict) else None
     if not isinstance(order, str) or not order:
         if isinstance(item, dict) and item.get("providerFee"):
-            raise JobFailed(
+            raise JobFailedError(
                 f"{job.name}: environment {job.environment.id} is paid, and paying "
                 f"for {what} needs an on-chain order, which specrunner cannot "
                 f"place yet: choose a free environment"
             )
-        raise JobFailed(f"{job.name}: initializeCompute gave no order for {what}")
+        raise JobFailedError(f"{job.name}: initializeCompute gave no order for {what}")
     return order
 
 

@@ -49,14 +49,6 @@ def save_stream(chunks: Iterable[bytes], target: Path) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def extract_tar(
     archive: Path, outputs_dir: Path
 ) -> tuple[list[tuple[str, Path, int, str]], list[str]]:

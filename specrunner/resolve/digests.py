@@ -8,8 +8,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from specrunner.execute.results import file_sha256
-
 
 def json_digest(value: Any) -> str:
     """sha256 of canonical JSON: key order and spacing never change a digest."""
@@ -43,3 +41,12 @@ def files_digest(paths: Iterable[Path], root: Path | None = None) -> str:
         name = str(path.relative_to(root)) if root and path.is_relative_to(root) else path.name
         entries.append([name, file_sha256(path)])
     return json_digest(entries)
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 hex of a file's contents, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from specrunner.errors import SpecRunnerError
-from specrunner.execute.results import file_sha256, result_path, save_stream
+from specrunner.execute.results import result_path, save_stream
+from specrunner.resolve.digests import file_sha256
 
 
 def test_outputs_and_logs_have_their_places(tmp_path: Path) -> None:

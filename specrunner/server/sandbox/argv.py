@@ -5,7 +5,7 @@ As root (the provider's normal case) the chain is
     unshare --mount --propagation private -- sh -c PRELUDE ...   join the job's cgroup; bind the
                                                                  job's data folder on GATE in a
                                                                  mount namespace of its own
-    prlimit ... --                                                rlimits (limits)  
+    prlimit ... --                                                rlimits (limits)
     setpriv --reuid U --regid U --clear-groups --                 the job's own host uid
     bwrap ... -- ALGORITHM                                        the sandbox
 

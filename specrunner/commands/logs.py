@@ -1,4 +1,4 @@
-"""`logs`, `results` and `stop`: act on jobs recorded in the lockfile."""
+"""`logs`: print a recorded job's algorithm log, live where the provider streams it."""
 
 from __future__ import annotations
 
@@ -9,14 +9,12 @@ from specrunner import report
 from specrunner.commands._session import (
     default_specs,
     entry_provider,
-    job_from_lock,
     needs_embedded,
     open_session,
     recorded,
     signer_for,
 )
 from specrunner.errors import ProviderError, SpecRunnerError
-from specrunner.execute.results import extract_tar, result_path
 from specrunner.lockfile import load_lock
 from specrunner.ocean.provider import OCEAN_NODE, DataServiceProvider
 from specrunner.ocean.signing import Signer
@@ -24,7 +22,7 @@ from specrunner.ocean.signing import Signer
 LOG_TYPE = "algorithmLog"
 
 
-def logs(name: str, lockfile: str, follow: bool = False, poll: float = 1.0) -> int:
+def run(name: str, lockfile: str, follow: bool = False, poll: float = 1.0) -> int:
     """Print the algorithm's log: the downloaded copy, else fetched from the provider.
 
     With `follow`, a running job's log is streamed live where the provider offers it
@@ -97,67 +95,3 @@ def _stream(client: DataServiceProvider, provider: str, signer: Signer, job_id: 
             raise
         return False
     return True
-
-
-def results(name: str, lockfile: str, folder: str | None = None) -> int:
-    """Download every recorded result again and check it against the lock's sha256."""
-    lock = load_lock(Path(lockfile))
-    entry = recorded(lock, name)
-    if entry.jobId is None or not entry.results:
-        raise SpecRunnerError(f"{name} has no recorded results: run apply first")
-    target = Path(folder) if folder else Path(entry.outputsDir or f"results/{name}")
-    bad = []
-    with open_session([], embedded=needs_embedded(lock, [name])) as session:
-        session.resolver.register_wallets(default_specs([], strict=False))
-        provider = entry_provider(entry, session.embedded_url)
-        signer = signer_for(entry, session)
-        unpacked = {r.filename: r.sha256 for r in entry.results if r.type == "extracted"}
-        for result in (r for r in entry.results if r.type != "extracted"):
-            archive = bool(unpacked) and result.filename.endswith(".tar")
-            path = result_path(target, "archive" if archive else result.type, result.filename)
-            (url,) = session.client.compute_result_urls(
-                provider, signer, entry.jobId, [result.index]
-            )
-            # Into a side file first: a bad download must not replace a good local copy.
-            fresh = path.with_name(f".{path.name}.verify")
-            download = session.client.download_to(url, fresh)
-            if download.sha256 == result.sha256 or not path.exists():
-                fresh.replace(path)
-            else:
-                fresh.unlink()
-            found: list[tuple[str, str, str | None]] = [(str(path), download.sha256, result.sha256)]
-            if archive and download.sha256 == result.sha256:
-                # ocean-node's outputs.tar, verified: its files were recorded one by one.
-                files, _ = extract_tar(path, target)
-                found += [(str(p), digest, unpacked.get(member)) for member, p, _, digest in files]
-
-            for shown, digest, expected in found:
-                ok = digest == expected
-                report.line(f"{'ok' if ok else 'MISMATCH'}  {shown}  sha256 {digest}")
-                if not ok:
-                    bad.append(shown)
-    if bad:
-        raise SpecRunnerError(f"{len(bad)} result(s) differ from the lockfile: {', '.join(bad)}")
-    return 0
-
-
-def stop(names: list[str], lockfile: str) -> int:
-    """Stop recorded, running jobs; the next apply or status records how they ended."""
-    lock = load_lock(Path(lockfile))
-    entries = {name: recorded(lock, name) for name in names}
-    with open_session([], embedded=needs_embedded(lock, names)) as session:
-        session.resolver.register_wallets(default_specs([], strict=False))
-        for name, entry in entries.items():
-            if entry.jobId is None or entry.phase != "started":
-                report.line(f"{name}: not running ({entry.phase})")
-                continue
-            provider = entry_provider(entry, session.embedded_url)
-            run_job = job_from_lock(name, entry, provider)
-            session.client.stop_compute(
-                provider, signer_for(entry, session), entry.jobId, run_job.inputs[0].did
-            )
-            report.line(f"{name}: stop requested for job {entry.jobId}")
-    return 0
-
-
-__all__ = ["logs", "results", "stop"]

@@ -1,0 +1,60 @@
+"""`results`: download a recorded job's results again and check them against the lock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from specrunner import report
+from specrunner.commands._session import (
+    default_specs,
+    entry_provider,
+    needs_embedded,
+    open_session,
+    recorded,
+    signer_for,
+)
+from specrunner.errors import SpecRunnerError
+from specrunner.execute.results import extract_tar, result_path
+from specrunner.lockfile import load_lock
+
+
+def run(name: str, lockfile: str, folder: str | None = None) -> int:
+    """Download every recorded result again and check it against the lock's sha256."""
+    lock = load_lock(Path(lockfile))
+    entry = recorded(lock, name)
+    if entry.jobId is None or not entry.results:
+        raise SpecRunnerError(f"{name} has no recorded results: run apply first")
+    target = Path(folder) if folder else Path(entry.outputsDir or f"results/{name}")
+    bad = []
+    with open_session([], embedded=needs_embedded(lock, [name])) as session:
+        session.resolver.register_wallets(default_specs([], strict=False))
+        provider = entry_provider(entry, session.embedded_url)
+        signer = signer_for(entry, session)
+        unpacked = {r.filename: r.sha256 for r in entry.results if r.type == "extracted"}
+        for result in (r for r in entry.results if r.type != "extracted"):
+            archive = bool(unpacked) and result.filename.endswith(".tar")
+            path = result_path(target, "archive" if archive else result.type, result.filename)
+            (url,) = session.client.compute_result_urls(
+                provider, signer, entry.jobId, [result.index]
+            )
+            # Into a side file first: a bad download must not replace a good local copy.
+            fresh = path.with_name(f".{path.name}.verify")
+            download = session.client.download_to(url, fresh)
+            if download.sha256 == result.sha256 or not path.exists():
+                fresh.replace(path)
+            else:
+                fresh.unlink()
+            found: list[tuple[str, str, str | None]] = [(str(path), download.sha256, result.sha256)]
+            if archive and download.sha256 == result.sha256:
+                # ocean-node's outputs.tar, verified: its files were recorded one by one.
+                files, _ = extract_tar(path, target)
+                found += [(str(p), digest, unpacked.get(member)) for member, p, _, digest in files]
+
+            for shown, digest, expected in found:
+                ok = digest == expected
+                report.line(f"{'ok' if ok else 'MISMATCH'}  {shown}  sha256 {digest}")
+                if not ok:
+                    bad.append(shown)
+    if bad:
+        raise SpecRunnerError(f"{len(bad)} result(s) differ from the lockfile: {', '.join(bad)}")
+    return 0

@@ -1,0 +1,36 @@
+"""`stop`: ask the provider to stop recorded jobs that are running."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from specrunner import report
+from specrunner.commands._session import (
+    default_specs,
+    entry_provider,
+    needs_embedded,
+    open_session,
+    recorded,
+    signer_for,
+)
+from specrunner.execute.claims import job_from_lock
+from specrunner.lockfile import load_lock
+
+
+def run(names: list[str], lockfile: str) -> int:
+    """Stop recorded, running jobs; the next apply or status records how they ended."""
+    lock = load_lock(Path(lockfile))
+    entries = {name: recorded(lock, name) for name in names}
+    with open_session([], embedded=needs_embedded(lock, names)) as session:
+        session.resolver.register_wallets(default_specs([], strict=False))
+        for name, entry in entries.items():
+            if entry.jobId is None or entry.phase != "started":
+                report.line(f"{name}: not running ({entry.phase})")
+                continue
+            provider = entry_provider(entry, session.embedded_url)
+            run_job = job_from_lock(name, entry, provider)
+            session.client.stop_compute(
+                provider, signer_for(entry, session), entry.jobId, run_job.inputs[0].did
+            )
+            report.line(f"{name}: stop requested for job {entry.jobId}")
+    return 0
