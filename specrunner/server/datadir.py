@@ -34,6 +34,11 @@ class DataDirLock:
         (self.data_dir / URL_NAME).unlink(missing_ok=True)
         return True
 
+    @property
+    def held(self) -> bool:
+        """True while this process owns the folder."""
+        return self._fd is not None
+
     def publish_url(self, url: str) -> None:
         path = self.data_dir / URL_NAME
         temp = path.with_name(f".{URL_NAME}.{os.getpid()}")
