@@ -14,7 +14,7 @@ from specrunner.commands._session import (
     signer_for,
 )
 from specrunner.errors import SpecRunnerError
-from specrunner.execute.results import extract_tar, result_path
+from specrunner.execute.results import extract_tar, placement, recorded_path, result_path
 from specrunner.lockfile import load_lock
 
 
@@ -32,8 +32,13 @@ def run(name: str, lockfile: str, folder: str | None = None) -> int:
         signer = signer_for(entry, session)
         unpacked = {r.filename: r.sha256 for r in entry.results if r.type == "extracted"}
         for result in (r for r in entry.results if r.type != "extracted"):
-            archive = bool(unpacked) and result.filename.endswith(".tar")
-            path = result_path(target, "archive" if archive else result.type, result.filename)
+            kind = placement(entry.dialect, result.type, result.filename)
+            archive = kind == "archive"
+            if folder is None and result.path:
+                # Where apply put it, as the lock says (checked: the lock is hand-editable).
+                path = recorded_path(Path(), target, result.path)
+            else:
+                path = result_path(target, kind, result.filename)
             (url,) = session.client.compute_result_urls(
                 provider, signer, entry.jobId, [result.index]
             )

@@ -31,7 +31,7 @@ from specrunner.execute.claims import (
     pending_entry,
 )
 from specrunner.execute.payloads import algorithm_input, dataset_input, valid_order
-from specrunner.execute.results import extract_tar, result_path
+from specrunner.execute.results import extract_tar, placement, result_path
 from specrunner.lockfile import (
     LockedJob,
     LockedResult,
@@ -263,11 +263,10 @@ class JobRun:
         with self.signing_lock:
             urls = self.client.compute_result_urls(job.provider, self.signer, entry.jobId, indexes)
             for result, index, url in zip(status.results, indexes, urls, strict=True):
-                archive = job.dialect == OCEAN_NODE and result.filename.endswith(".tar")
+                kind = placement(job.dialect, result.type, result.filename)
+                archive = kind == "archive"
                 try:
-                    target = result_path(
-                        outputs, "archive" if archive else result.type, result.filename
-                    )
+                    target = result_path(outputs, kind, result.filename)
                 except SpecRunnerError as exc:
                     # One hostile name must not hold back the other results, nor leave the
                     # job unfinished forever: skip it, and the job ends failed saying why.

@@ -13,6 +13,7 @@ from typing import Any
 
 from specrunner.atomic import atomic_writer
 from specrunner.errors import SpecRunnerError
+from specrunner.ocean.protocol import OCEAN_NODE
 
 OUTPUT_FOLDER = "outputs"  # what the algorithm wrote to /data/outputs
 LOG_FOLDER = "logs"  # algorithm.log and the provider's logs: siblings, so no name collides
@@ -35,6 +36,23 @@ def result_path(outputs_dir: Path, result_type: str, filename: str) -> Path:
     if outputs_dir.resolve() not in target.resolve().parents:
         raise SpecRunnerError(f"refusing result name {filename!r}: it would leave {outputs_dir}")
     return target
+
+
+def placement(dialect: str, result_type: str, filename: str) -> str:
+    """The folder kind of a downloaded result, for `result_path`: ocean-node's `outputs.tar`
+    is an archive kept beside `outputs/`; anything else goes by its type. The one rule that
+    both `apply` and `specrunner results` follow."""
+    return "archive" if dialect == OCEAN_NODE and filename.endswith(".tar") else result_type
+
+
+def recorded_path(workdir: Path, outputs_dir: Path, recorded: str) -> Path:
+    """The file a lock entry recorded (relative to `workdir`), refused unless it lies inside
+    the job's `outputs_dir`: the lock is a file users edit by hand."""
+    path = workdir / recorded
+    base = (workdir / outputs_dir).resolve()
+    if PurePosixPath(recorded).is_absolute() or base not in path.resolve().parents:
+        raise SpecRunnerError(f"refusing recorded result path {recorded!r}: it is not in {base}")
+    return path
 
 
 def save_stream(chunks: Iterable[bytes], target: Path) -> tuple[int, str]:

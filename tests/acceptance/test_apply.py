@@ -496,3 +496,34 @@ def test_an_output_named_like_the_archive_cannot_replace_it(
 
     assert hashlib.sha256((folder / archive["path"]).read_bytes()).hexdigest() == archive["sha256"]
     assert (folder / "results/tarry/outputs/outputs.tar").read_text() == "inner"
+
+
+def test_results_puts_an_archive_where_apply_recorded_it(
+    node_provider: RunningProvider, tmp_path: Path
+) -> None:
+    """`results` follows apply's placement rule and the lock's recorded path: an ocean-node
+    job whose archive holds no files once had its outputs.tar written to outputs/ instead."""
+    folder, env, _ = _served(node_provider, tmp_path, ["empty"])
+    (folder / "specs/summarise.py").write_text("print('nothing to write')\n")
+    assert cli(folder, "apply", env=env).returncode == 0
+    job = lock_of(folder)["jobs"]["empty"]
+    archive = next(r for r in job["results"] if r["filename"] == "outputs.tar")
+    assert archive["path"] == "results/empty/outputs.tar"
+    assert not [r for r in job["results"] if r["type"] == "extracted"]
+    again = cli(folder, "results", "empty", env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "ok  results/empty/outputs.tar" in again.stdout
+    assert not (folder / "results/empty/outputs/outputs.tar").exists()
+
+
+def test_results_refuses_a_recorded_path_outside_the_job_folder(
+    node_provider: RunningProvider, tmp_path: Path
+) -> None:
+    folder, env, _ = _served(node_provider, tmp_path, ["moved"])
+    assert cli(folder, "apply", env=env).returncode == 0
+    lock = lock_of(folder)
+    lock["jobs"]["moved"]["results"][0]["path"] = "../outside.txt"
+    (folder / "specrunner.lock.json").write_text(json.dumps(lock, indent=2))
+    again = cli(folder, "results", "moved", env=env)
+    assert again.returncode == 1 and "refusing recorded result path" in again.stderr
+    assert not (tmp_path / "outside.txt").exists()
