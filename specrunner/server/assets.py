@@ -13,8 +13,6 @@ import base64
 import binascii
 import hashlib
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +21,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from specrunner.atomic import write_atomic
 from specrunner.ocean import signing
 from specrunner.server.http import RequestError, route_error
 from specrunner.server.store import Asset, Store, StoredFile
@@ -130,12 +129,8 @@ class AssetRegistry:
         digest = sha256_hex(data)
         target = self.files_dir / digest
         if not target.exists():
-            # A temp name of its own per request: publishes of the same file may race.
-            fd, temp = tempfile.mkstemp(dir=self.files_dir, prefix=f".{digest}.", suffix=".tmp")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.chmod(temp, 0o644)
-            os.replace(temp, target)
+            # atomic: a temp name of its own per call, so publishes of one file may race.
+            write_atomic(target, data)
         return StoredFile(
             filename=filename, sha256=digest, size=len(data), content_type=_content_type(filename)
         )

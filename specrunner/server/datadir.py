@@ -11,6 +11,8 @@ import fcntl
 import os
 from pathlib import Path
 
+from specrunner.atomic import write_atomic
+
 LOCK_NAME = "provider.lock"
 URL_NAME = "provider.url"
 
@@ -40,10 +42,7 @@ class DataDirLock:
         return self._fd is not None
 
     def publish_url(self, url: str) -> None:
-        path = self.data_dir / URL_NAME
-        temp = path.with_name(f".{URL_NAME}.{os.getpid()}")
-        temp.write_text(url + "\n")
-        os.replace(temp, path)
+        write_atomic(self.data_dir / URL_NAME, (url + "\n").encode())
 
     def owner_url(self) -> str | None:
         """The address of the provider that owns the folder, when it has said one."""

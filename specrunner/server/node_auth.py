@@ -11,7 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from specrunner.ocean import signing
+from specrunner.ocean import node, signing
 from specrunner.server.auth import NONCE_TEXT
 from specrunner.server.http import RequestError
 from specrunner.server.store import Store
@@ -33,7 +33,7 @@ def consumer(data: dict[str, Any]) -> str:
 
 def check_node_signed(store: Store, data: dict[str, Any], owner: str, command: str) -> None:
     """Verify the signature over `owner + nonce + command`, then consume the nonce."""
-    _check(store, data, owner, lambda nonce: f"{owner}{nonce}{command}")
+    _check(store, data, owner, lambda nonce: node.signed_message(owner, nonce, command))
 
 
 def check_publish_signed(store: Store, data: dict[str, Any], owner: str, message: str) -> None:

@@ -26,6 +26,7 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
+from specrunner.ocean import node
 from specrunner.server import node_shapes
 from specrunner.server.context import PROVIDER_VERSION
 from specrunner.server.http import RequestError, read_json_body, read_params
@@ -82,7 +83,7 @@ async def free_start(request: Request) -> JSONResponse:
     data = await read_json_body(request, BODY_LIMIT)
     ctx = context(request)
     owner = consumer(data)
-    check_node_signed(ctx.store, data, owner, "freeStartCompute")
+    check_node_signed(ctx.store, data, owner, node.FREE_START)
     env = ctx.config.environment(str(data.get("environment") or ""))
     if env is None:
         raise node_error(400, "Invalid environment")
@@ -154,7 +155,7 @@ async def stop(request: Request) -> JSONResponse:
     data = await read_params(request, BODY_LIMIT)
     ctx = context(request)
     owner = consumer(data)
-    check_node_signed(ctx.store, data, owner, "stopCompute")
+    check_node_signed(ctx.store, data, owner, node.STOP)
     jobs = ctx.store.list_jobs(owner, job_id=_job_id(data)) if _job_id(data) else []
     stopped = [ctx.engine.request_stop(job) if job.date_finished is None else job for job in jobs]
     return JSONResponse([node_shapes.job(job, ctx.engine.jobs_dir) for job in stopped])
@@ -169,7 +170,7 @@ async def result(request: Request) -> Response:
     data = await read_params(request, BODY_LIMIT)
     ctx = context(request)
     owner = consumer(data)
-    check_node_signed(ctx.store, data, owner, "getComputeResult")
+    check_node_signed(ctx.store, data, owner, node.GET_RESULT)
     job = _owned_job(request, data, owner)
     index = str(data.get("index", ""))
     if not re.fullmatch(r"[0-9]{1,9}", index):  # ASCII digits only: "²" is a digit too
