@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,8 @@ class PublishOptions:
 
 
 def run(files: list[str], provider_url: str, options: PublishOptions, output: str = "text") -> int:
-    from specrunner.ocean.publishing import build_publish_request, publish
+    from specrunner.ocean.provider import DataServiceProvider
+    from specrunner.ocean.publishing import build_publish_request
     from specrunner.wallet import load_wallet
 
     paths = [Path(name) for name in files]
@@ -41,7 +43,8 @@ def run(files: list[str], provider_url: str, options: PublishOptions, output: st
         compute=_compute_options(options) if options.asset_type == "dataset" else None,
         algorithm=_algorithm_options(options) if options.asset_type == "algorithm" else None,
     )
-    ddo = publish(provider_url, wallet.signer, body)
+    with contextlib.closing(DataServiceProvider()) as client:
+        ddo = client.publish(provider_url, wallet.signer, body)
     if output == "json":
         report.as_json(ddo.as_wire())
     else:

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from specrunner.errors import ProviderError
 from specrunner.ocean import node
-from specrunner.ocean.models import AlgorithmMetadata, ComputeInput, JobStatus
+from specrunner.ocean.models import DDO, AlgorithmMetadata, ComputeInput, JobStatus
 from specrunner.ocean.protocol import (
     OCEAN_NODE,
     PROVIDER_V2,
@@ -37,6 +37,8 @@ from specrunner.ocean.signing import (
     compute_job_message,
     compute_result_message,
     compute_start_message,
+    publish_digest,
+    publish_message,
 )
 from specrunner.ocean.transport import Download, Transport
 
@@ -197,6 +199,44 @@ class DataServiceProvider:
         if not jobs:
             raise ProviderError(f"{name} answered no job", endpoint=name)
         return jobs[0]
+
+    def publish(self, service_endpoint: str, signer: Signer, body: dict[str, Any]) -> DDO:
+        """Our publish extension (specrunner providers only): `body` from
+        `publishing.build_publish_request`, signed `publish_message(address, digest) + nonce`;
+        returns the DDO as the provider serves it. Publishing is idempotent on the provider
+        (content-derived DIDs), so it is retried like any idempotent call, re-signed each time.
+        ProviderError saying so when the provider does not offer it."""
+        if not self._offers(service_endpoint, "publish"):
+            raise ProviderError(
+                f"{get_root_uri(service_endpoint)} does not accept publishing "
+                "(only specrunner providers do)",
+                endpoint="publish",
+            )
+
+        def prepare() -> dict[str, Any]:
+            nonce = self.next_nonces(service_endpoint, signer.address)[0]
+            signed = {**body, "publisherAddress": signer.address, "nonce": str(nonce)}
+            message = publish_message(signer.address, publish_digest(signed))
+            return {"json": {**signed, "signature": signer.sign(f"{message}{nonce}")}}
+
+        answer = json_body(self._call(service_endpoint, "publish", prepare), "publish")
+        try:
+            return DDO.model_validate(answer)
+        except ValidationError as exc:
+            raise ProviderError(
+                f"publish answered a malformed DDO: {exc.errors()[0]['msg']}",
+                payload=answer,
+                endpoint="publish",
+            ) from exc
+
+    def _offers(self, service_endpoint: str, name: str) -> bool:
+        try:
+            self.root(service_endpoint).endpoint(name)
+        except ProviderError as exc:
+            if exc.endpoint == name:
+                return False
+            raise
+        return True
 
     def stream_logs(self, service_endpoint: str, wallet: Any, job_id: str) -> Iterator[bytes]:
         """Live logs of a running job: ocean-node's `computeStreamableLogs` (§10.3), signed

@@ -1,4 +1,8 @@
-"""Client side of our publish extension: register local files on a specrunner provider."""
+"""The body of our publish extension: local files inline, with the asset's options.
+
+`DataServiceProvider.publish` signs and sends it, through the same transport (retries,
+errors) as every other call.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,9 @@ import base64
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from specrunner.errors import ProviderError, ProviderUnreachableError
 from specrunner.ocean.models import DDO
-from specrunner.ocean.signing import Signer, publish_digest, publish_message
-
-PUBLISH_PATH = "/api/services/publish"
+from specrunner.ocean.provider import DataServiceProvider, shared_provider
+from specrunner.ocean.signing import Signer
 
 
 def build_publish_request(
@@ -38,45 +38,11 @@ def build_publish_request(
     return body
 
 
-def publish(provider_url: str, signer: Signer, body: dict[str, Any], timeout: float = 120) -> DDO:
-    """Sign and send a publish request; returns the DDO as the provider serves it."""
-    base = provider_url.rstrip("/")
-    try:
-        with httpx.Client(timeout=timeout) as client:
-            nonce_response = client.get(
-                f"{base}/api/services/nonce", params={"userAddress": signer.address}
-            )
-            _raise_for(nonce_response, "nonce")
-            nonce = int(float(nonce_response.json()["nonce"])) + 1
-            signed = {**body, "publisherAddress": signer.address, "nonce": str(nonce)}
-            message = publish_message(signer.address, publish_digest(signed))
-            signed["signature"] = signer.sign(f"{message}{nonce}")
-            response = client.post(f"{base}{PUBLISH_PATH}", json=signed)
-            _raise_for(response, "publish")
-            return DDO.model_validate(response.json())
-    except httpx.TransportError as exc:
-        raise ProviderUnreachableError(
-            f"cannot reach provider {base}: {type(exc).__name__}", endpoint="publish"
-        ) from None
-
-
-def _raise_for(response: httpx.Response, endpoint: str) -> None:
-    if response.status_code == 200:
-        return
-    try:
-        payload: Any = response.json()
-    except ValueError:
-        payload = response.text[:200]
-    detail = (
-        payload.get("error", payload.get("errors", payload))
-        if isinstance(payload, dict)
-        else payload
-    )
-    if response.status_code == 404 and endpoint == "publish":
-        detail = "this provider does not accept publishing (only specrunner providers do)"
-    raise ProviderError(
-        f"{endpoint} failed ({response.status_code}): {detail}",
-        status_code=response.status_code,
-        payload=payload,
-        endpoint=endpoint,
-    )
+def publish(
+    provider_url: str,
+    signer: Signer,
+    body: dict[str, Any],
+    client: DataServiceProvider | None = None,
+) -> DDO:
+    """Sign and send `body` through `client` (default: the process-wide client)."""
+    return (client or shared_provider()).publish(provider_url, signer, body)

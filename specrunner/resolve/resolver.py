@@ -15,7 +15,7 @@ from specrunner.ocean.aquarius import Aquarius
 from specrunner.ocean.compute import environments_for_chain
 from specrunner.ocean.models import DDO, ComputeEnvironment
 from specrunner.ocean.provider import DataServiceProvider
-from specrunner.ocean.publishing import build_publish_request, publish
+from specrunner.ocean.publishing import build_publish_request
 from specrunner.ocean.signing import Signer
 from specrunner.resolve.digests import ddo_digest, files_digest, json_digest
 from specrunner.resolve.environments import select_environment
@@ -217,7 +217,7 @@ class Resolver:
             if common is not None:
                 for entry, path in zip(body["files"], item.files, strict=True):
                     entry["filename"] = str(path.relative_to(common)).replace("/", "_")
-            self._published[key] = publish(url, signer, body)
+            self._published[key] = self.client.publish(url, signer, body)
         return self._published[key]
 
     def _algorithm(self, spec: Spec, cache_url: str) -> ResolvedAlgorithm:
