@@ -29,7 +29,6 @@ LOCK_VERSION = 1
 MAX_NESTING = 64  # a real lock nests about 6 deep
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
 _BRACKETS = re.compile(r"[\[\]{}]")
-DEFAULT_LOCKFILE = Path("specrunner.lock.json")
 
 Phase = Literal["pending", "started", "finished", "failed"]
 
@@ -114,7 +113,7 @@ def load_lock(path: Path) -> Lock:
     except FileNotFoundError:
         return Lock()
     except (OSError, UnicodeDecodeError) as exc:
-        raise LockfileError(f"{path}: cannot read the lockfile: {exc}") from None
+        raise LockfileError(f"{path}: cannot read the lockfile: {exc}") from exc
     if _nesting(text) > MAX_NESTING:
         raise LockfileError(
             f"{path}: the lockfile nests deeper than {MAX_NESTING} levels, which no lockfile "
@@ -127,7 +126,7 @@ def load_lock(path: Path) -> Lock:
         raise LockfileError(
             f"{path}:{line}:{col}: the lockfile is not valid JSON; it was left untouched "
             "(restore it from git, or move it away to start from an empty lock)"
-        ) from None
+        ) from exc
     if not isinstance(raw, dict):
         raise LockfileError(f"{path}: the lockfile must hold a JSON object")
     version = raw.get("version")
@@ -146,7 +145,7 @@ def load_lock(path: Path) -> Lock:
         where = ".".join(str(part) for part in first["loc"])
         raise LockfileError(
             f"{path}: invalid lockfile at $.{where}: {first['msg']}; it was left untouched"
-        ) from None
+        ) from exc
 
 
 def _nesting(text: str) -> int:

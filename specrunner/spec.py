@@ -19,9 +19,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-API_VERSION = "specrunner/v1"
-KIND = "ComputeJob"
-
 _DURATION = re.compile(r"(?=\d)(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 DURATION_FORMS = "seconds as a number, or 90s, 10m, 2h, 1h30m"
 _INSIDE_WORKDIR = re.compile(r"(?!/)(?!\.?/*$)(?!(.*/)?\.\.(/|$))(?!\.git(/|$)).+")
@@ -234,9 +231,7 @@ class Spec(_Frozen):
 
 
 __all__ = [
-    "API_VERSION",
     "DURATION_FORMS",
-    "KIND",
     "AlgorithmSpec",
     "Container",
     "DatasetSpec",

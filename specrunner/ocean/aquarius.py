@@ -49,7 +49,7 @@ class Aquarius:
                 status_code=exc.status_code,
                 payload=exc.payload,
                 endpoint="aquarius",
-            ) from None
+            ) from exc
         try:
             ddo = DDO.model_validate(body)
         except ValidationError as exc:
@@ -58,7 +58,7 @@ class Aquarius:
                 f"{exc.errors()[0]['msg']}",
                 payload=body,
                 endpoint="aquarius",
-            ) from None
+            ) from exc
         if ddo.id != did:
             raise ProviderError(f"{self.url} answered DDO {ddo.id} for {did}", endpoint="aquarius")
         return ddo

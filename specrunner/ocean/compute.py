@@ -110,7 +110,7 @@ def _environment(raw: dict[str, Any]) -> dict[str, Any]:
             f"computeEnvironments answered a malformed environment: {exc.errors()[0]['msg']}",
             payload=raw,
             endpoint="computeEnvironments",
-        ) from None
+        ) from exc
     out = env.model_dump(mode="json")
     if "priceMin" not in raw:
         out["priceMin"] = None

@@ -17,10 +17,9 @@ STOP = "stopCompute"
 GET_RESULT = "getComputeResult"
 STREAM_LOGS = "getComputeStreamableLogs"
 
-SUCCESS_STATUSES = frozenset({70, 71})  # 71 "Job settling": results ready (§10.3)
 BASE_RESOURCES = ("cpu", "ram", "disk")
 
-__all__ = ["FAILURE_STATUSES", "SUCCESS_STATUSES", "normalize_environment", "start_body"]
+__all__ = ["FAILURE_STATUSES", "normalize_environment", "start_body"]
 
 
 def signed_message(address: str, nonce: int | str, command: str) -> str:

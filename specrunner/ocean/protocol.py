@@ -124,13 +124,13 @@ def json_body(response: httpx.Response, endpoint: str) -> Any:
     """The decoded JSON answer; ProviderError (status, first 500 chars) when it is not JSON."""
     try:
         return response.json()
-    except ValueError:
+    except ValueError as exc:
         raise ProviderError(
             f"{endpoint} answered HTTP {response.status_code} with a body that is not JSON",
             status_code=response.status_code,
             payload=response.text[:500],
             endpoint=endpoint,
-        ) from None
+        ) from exc
 
 
 def as_list(body: Any, endpoint: str) -> list[Any]:

@@ -374,7 +374,7 @@ def _jobs(body: Any, endpoint: str) -> list[JobStatus]:
             f"{endpoint} answered a malformed job: {exc.errors()[0]['msg']}",
             payload=body,
             endpoint=endpoint,
-        ) from None
+        ) from exc
 
 
 _shared: DataServiceProvider | None = None

@@ -11,19 +11,12 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
-
-
-class HasKey(Protocol):
-    """Anything holding an Ethereum account: an eth-account LocalAccount or our Signer."""
-
-    @property
-    def address(self) -> str: ...
 
 
 @dataclass(frozen=True, repr=False)

@@ -74,7 +74,7 @@ class Transport:
                 not_sent = isinstance(exc, NOT_SENT)
                 if last or not (idempotent or not_sent):
                     maybe_done = not (idempotent or not_sent)
-                    raise unreachable(exc, endpoint, target, maybe_done=maybe_done) from None
+                    raise unreachable(exc, endpoint, target, maybe_done=maybe_done) from exc
                 self._pause(number, None)
                 continue
             if idempotent and not last and response.status_code in RETRY_STATUSES:
@@ -113,7 +113,7 @@ class Transport:
                     digest.update(chunk)
                     size += len(chunk)
         except httpx.TransportError as exc:
-            raise unreachable(exc, "computeResult", origin(url), maybe_done=False) from None
+            raise unreachable(exc, "computeResult", origin(url), maybe_done=False) from exc
         finally:
             response.close()
         return Download(Path(path), size, digest.hexdigest())

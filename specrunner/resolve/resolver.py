@@ -61,10 +61,8 @@ class Resolver:
         source = spec.source.describe() if spec.source else spec.name
         try:
             return self._resolve(spec, source)
-        except ProviderError as exc:
-            raise PlanError(f"{source}: {spec.name}: {exc}") from None
-        except PlanError as exc:
-            raise PlanError(f"{source}: {spec.name}: {exc}") from None
+        except (ProviderError, PlanError) as exc:
+            raise PlanError(f"{source}: {spec.name}: {exc}") from exc
 
     def _resolve(self, spec: Spec, source: str) -> ResolvedJob:
         url, embedded = self._provider_url(spec)
@@ -245,7 +243,7 @@ def _raw_algorithm(algorithm: RawAlgorithm) -> ResolvedAlgorithm:
         try:
             code = algorithm.file_path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise PlanError(f"cannot read algorithm {algorithm.file}: {exc}") from None
+            raise PlanError(f"cannot read algorithm {algorithm.file}: {exc}") from exc
     else:
         code = algorithm.rawcode or ""
     container = algorithm.container.model_dump(exclude_none=True)

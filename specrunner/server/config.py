@@ -122,11 +122,11 @@ def _load(path: Path | None, data_dir: Path) -> ProviderConfig:
     try:
         raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise SpecRunnerError(f"{path}: cannot read provider config: {exc.strerror}") from None
+        raise SpecRunnerError(f"{path}: cannot read provider config: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-        raise SpecRunnerError(f"{path}{where}: provider config is not valid YAML") from None
+        raise SpecRunnerError(f"{path}{where}: provider config is not valid YAML") from exc
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -141,4 +141,4 @@ def _load(path: Path | None, data_dir: Path) -> ProviderConfig:
         raise SpecRunnerError(
             f"{path}: provider config: {where}: {first['msg']}"
             + (f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else "")
-        ) from None
+        ) from exc

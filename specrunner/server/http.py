@@ -71,16 +71,6 @@ async def read_params(request: Request, limit: int) -> dict[str, Any]:
     return await read_json_body(request, limit)
 
 
-def text_field(data: dict[str, Any], name: str) -> str | None:
-    """A field that must be a non-empty string when present (numbers are accepted as text)."""
-    value = data.get(name)
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise validation_error({name: [f"The {name} must be a string."]})
-    return str(value)
-
-
 def nested(data: dict[str, Any], name: str) -> dict[str, Any]:
     """A sub-object such as `dataset` or `algorithm`; `{}` when absent."""
     value = data.get(name)

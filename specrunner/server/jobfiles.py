@@ -234,4 +234,4 @@ def _download(url: str) -> bytes:
                     raise ProvisioningError(32, "algorithm download is too large")
             return bytes(data)
     except httpx.HTTPError as exc:
-        raise ProvisioningError(32, f"algorithm download failed: {type(exc).__name__}") from None
+        raise ProvisioningError(32, f"algorithm download failed: {type(exc).__name__}") from exc

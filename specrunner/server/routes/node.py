@@ -117,7 +117,7 @@ def _workflow(request: Request, data: dict[str, Any], owner: str, env_id: str) -
     try:
         workflow = build_workflow(checker, owner, request_v2)
     except RequestError as exc:
-        raise node_error(400, _describe(exc.body)) from None
+        raise node_error(400, _describe(exc.body)) from exc
     metadata = data.get("metadata")
     return {
         **workflow,
