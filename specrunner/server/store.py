@@ -16,6 +16,16 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from specrunner.errors import SpecRunnerError
+
+# The schema's version, kept in SQLite's `user_version`. A change to the tables bumps it and
+# adds the step from the previous version to MIGRATIONS, so an existing provider.db is
+# brought forward on open instead of failing on a missing column.
+SCHEMA_VERSION = 1
+MIGRATIONS: dict[int, str] = {
+    # N: "SQL that turns a version N database into version N + 1",
+}
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS assets (
     did TEXT PRIMARY KEY,
@@ -110,6 +120,35 @@ class JobRecord:
     termination: dict[str, Any] | None = None
 
 
+def migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Create the tables of a new database, or bring an older one to SCHEMA_VERSION, in one
+    transaction. A database from a newer specrunner is refused, untouched."""
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        db.close()
+        raise SpecRunnerError(
+            f"{path} was written by a newer specrunner (store schema {version}; this one "
+            f"knows up to {SCHEMA_VERSION}): upgrade specrunner, or use another data folder"
+        )
+    if version == SCHEMA_VERSION:
+        return
+    known = db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'jobs'")
+    # Version 0 with tables: a store from before versioning, whose tables are version 1's.
+    start = 1 if version == 0 and known.fetchone() is not None else version
+    steps = ["BEGIN IMMEDIATE"]
+    if start == 0:
+        steps.append(SCHEMA)
+    else:
+        steps += [MIGRATIONS[n] for n in range(start, SCHEMA_VERSION)]
+    steps.append(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    try:
+        db.executescript("".join(f"{step.strip().rstrip(';')};\n" for step in steps) + "COMMIT;")
+    except sqlite3.Error:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
 class Store:
     """Thread-safe access to the provider's SQLite database."""
 
@@ -122,7 +161,7 @@ class Store:
         # A crash may lose the last transaction, never corrupt the file; that is enough
         # for a provider whose clients retry and reconcile.
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        migrate(self._db, path)
 
     def close(self) -> None:
         with self._lock:
