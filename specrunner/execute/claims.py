@@ -6,8 +6,9 @@ order, so an idempotency key travels in the job's metadata instead (reference §
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+from specrunner.errors import ProviderError, ProviderUnreachableError
 from specrunner.lockfile import LockedAlgorithm, LockedInput, LockedJob
 from specrunner.ocean.models import JobStatus
 from specrunner.resolve.models import (
@@ -82,6 +83,34 @@ def job_claim(status: JobStatus, entry: LockedJob) -> str | None:
         metadata = (status.model_extra or {}).get("metadata")
         return str(metadata.get(METADATA_KEY)) if isinstance(metadata, dict) else None
     return (status.agreementId or "").lower() or None
+
+
+Refusal = Literal["unreachable", "in_use", "order_invalid"]
+
+
+def start_refusal(exc: ProviderError) -> Refusal | None:
+    """What a failed start request means for its claim, read off the provider's answer.
+
+    - "unreachable": no answer, so the job may have started: look for it before giving up;
+    - "in_use": the claim's order already started a job (a crash after the start): adopt it;
+    - "order_invalid": the recorded orders expired or were never valid: order again.
+    """
+    if isinstance(exc, ProviderUnreachableError):
+        return "unreachable"
+    body = exc.payload.get("error") if isinstance(exc.payload, dict) else None
+    # Provider v2 reports a bad order as a field code (reference §8.3, 400
+    # `{"error": {"dataset.serviceId": "order_invalid"}}`); so does our provider.
+    if isinstance(body, dict) and any(_has_code(value, "order_invalid") for value in body.values()):
+        return "order_invalid"
+    # The operator-service's refusal of a reused agreementId carries no code, only its text
+    # (§8.4, 400 `{"error": "`agreementId` already in use for other job."}`): match that text.
+    if isinstance(body, str) and "already in use" in body:
+        return "in_use"
+    return None
+
+
+def _has_code(value: Any, code: str) -> bool:
+    return value == code or (isinstance(value, list) and code in value)
 
 
 def node_extras(job: ResolvedJob, entry: LockedJob) -> dict[str, Any]:

@@ -13,11 +13,15 @@ from pathlib import Path
 
 from specrunner.errors import ProviderError, SpecRunnerError
 from specrunner.execute.jobrun import Emit, JobRun, PollPolicy, remove_results
-from specrunner.lockfile import LockWriter
+from specrunner.lockfile import LockedJob, LockWriter
 from specrunner.ocean.models import JobStatus
-from specrunner.ocean.provider import DataServiceProvider
+from specrunner.ocean.port import ComputeProvider
 from specrunner.ocean.signing import Signer
 from specrunner.plan import Plan, Step
+
+# A job the provider lost in a restart is no fault of the algorithm's (design §3): it is
+# started again this many times on top of the spec's own retries.
+RESTARTS_FORGIVEN = 1
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,14 @@ class Outcome:
 
 @dataclass
 class Executor:
-    client: DataServiceProvider
+    """Runs a plan's job steps against `client`, writing each change through `writer`.
+
+    `parallelism` bounds the jobs running at once per provider and environment (and an
+    environment's free slots bound it further); `wait=False` returns once each job has
+    started; `poll` paces status polls; setting `cancel` stops following at once.
+    """
+
+    client: ComputeProvider
     signers: dict[str, Signer]
     writer: LockWriter
     emit: Emit
@@ -40,10 +51,10 @@ class Executor:
     wait: bool = True
     prune: bool = False
     poll: PollPolicy = field(default_factory=PollPolicy)
-    _signing: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
-    _slots: dict[tuple[str, str], threading.Semaphore] = field(default_factory=dict)
-    _mutex: threading.Lock = field(default_factory=threading.Lock)
     cancel: threading.Event = field(default_factory=threading.Event)
+    _signing: dict[tuple[str, str], threading.Lock] = field(default_factory=dict, init=False)
+    _slots: dict[tuple[str, str], threading.Semaphore] = field(default_factory=dict, init=False)
+    _mutex: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def execute(self, plan: Plan) -> list[Outcome]:
         """Outcomes in the plan's order; jobs run concurrently, other steps inline."""
@@ -93,45 +104,49 @@ class Executor:
                 return Outcome(step.name, step.action, False, str(exc))
 
     def _run(self, step: Step) -> Outcome:
+        """Start (or adopt) the step's job, then follow and collect it, starting it again
+        after a failure while the spec's retries, plus one for a provider restart, last."""
         job = step.job
         assert job is not None
         run = self._job_run(job.provider, job.owner)
-        previous = step.locked
-        attempts = job.retries + 1
-        lost_once = False  # a job the provider lost in a restart is started again, once
-        attempt = 0
-        while attempt < attempts:
-            attempt += 1
-            pending = previous if step.action == "resume" and attempt == 1 else None
-            if step.action == "replace" and attempt == 1 and previous is not None:
-                self._stop_replaced(run, step)
-                # Before the lock forgets them: a crash must not leave stale results behind.
-                remove_results(previous, self.workdir)
-            replaced = previous.jobId if previous is not None and pending is None else None
-            entry = (
-                previous
-                if pending is not None and previous is not None and previous.phase == "started"
-                else run.start(job, pending, replaced)
-            )
-            if not self.wait:
-                return Outcome(step.name, step.action, True, "started", entry.jobId)
+        entry = self._first_entry(step, run)
+        if not self.wait:
+            return Outcome(step.name, step.action, True, "started", entry.jobId)
+        previous = step.locked  # whose recorded results the next collect replaces
+        restarts = 0  # attempts granted because the provider lost the job in a restart
+        for attempt in range(1, job.retries + 2 + RESTARTS_FORGIVEN):
             entry, status = run.follow(job, entry)
             final = run.collect(job, entry, status, previous)
             if final.phase == "finished":
                 return Outcome(step.name, step.action, True, "finished", final.jobId)
-            if _lost_by_provider(status) and not lost_once:
-                lost_once, attempts = True, attempts + 1
-            if attempt < attempts:
-                self.emit(
-                    {
-                        "event": "retry",
-                        "job": step.name,
-                        "attempt": attempt + 1,
-                        "error": final.error,
-                    }
-                )
+            if _lost_by_provider(status) and restarts < RESTARTS_FORGIVEN:
+                restarts += 1
+            if attempt >= job.retries + 1 + restarts:
+                break
+            self.emit(
+                {"event": "retry", "job": step.name, "attempt": attempt + 1, "error": final.error}
+            )
             previous = final
+            entry = run.start(job, None, final.jobId)
         return Outcome(step.name, step.action, False, final.error or "failed", final.jobId)
+
+    def _first_entry(self, step: Step, run: JobRun) -> LockedJob:
+        """The started entry the first attempt follows.
+
+        `resume` carries on with the recorded job: a started one as it is, a pending claim
+        adopted or started (never both). `replace` stops the recorded job and removes its
+        results before the lock forgets them, so a crash cannot leave stale results behind.
+        Any other action starts afresh; the recorded job, if any, is not to be adopted.
+        """
+        job = step.job
+        assert job is not None
+        previous = step.locked
+        if step.action == "resume" and previous is not None:
+            return previous if previous.phase == "started" else run.start(job, previous)
+        if step.action == "replace" and previous is not None:
+            self._stop_replaced(run, step)
+            remove_results(previous, self.workdir)
+        return run.start(job, None, previous.jobId if previous is not None else None)
 
     def _stop_replaced(self, run: JobRun, step: Step) -> None:
         """A replaced job still running is stopped first: its results would be stale."""

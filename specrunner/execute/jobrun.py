@@ -12,23 +12,19 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from specrunner.errors import (
-    JobFailedError,
-    ProviderError,
-    ProviderUnreachableError,
-    SpecRunnerError,
-)
+from specrunner.errors import JobFailedError, ProviderError, SpecRunnerError
 from specrunner.execute.claims import (
     adoptable,
     claim_of,
     job_claim,
     node_extras,
     pending_entry,
+    start_refusal,
 )
 from specrunner.execute.payloads import algorithm_input, dataset_input, valid_order
 from specrunner.execute.results import extract_tar, placement, result_path
@@ -38,8 +34,9 @@ from specrunner.lockfile import (
     LockWriter,
 )
 from specrunner.ocean.compute import build_start_payload
-from specrunner.ocean.models import AlgorithmMetadata, ComputeInput, JobStatus
-from specrunner.ocean.provider import OCEAN_NODE, DataServiceProvider
+from specrunner.ocean.models import AlgorithmMetadata, ComputeInput, JobStatus, ResultFile
+from specrunner.ocean.port import ComputeProvider
+from specrunner.ocean.protocol import OCEAN_NODE
 from specrunner.ocean.signing import Signer
 from specrunner.resolve.models import ResolvedJob
 
@@ -56,7 +53,7 @@ class PollPolicy:
     longest: float = 5.0
     grace: float = 60.0  # how long to wait for a stopped job to report its end
 
-    def delays(self) -> Any:
+    def delays(self) -> Iterator[float]:
         delay = self.first
         while True:
             yield delay * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
@@ -65,7 +62,7 @@ class PollPolicy:
 
 @dataclass
 class JobRun:
-    client: DataServiceProvider
+    client: ComputeProvider
     signer: Signer
     writer: LockWriter
     emit: Emit
@@ -83,36 +80,42 @@ class JobRun:
 
         The claim, written before the start request, is the main order (Provider v2: the
         job's agreementId) or an idempotency key in the job's metadata (ocean-node's free
-        jobs take no orders).
+        jobs take no orders). A start that got no answer, or was refused because its order
+        already runs a job, adopts that job; recorded orders refused as invalid are ordered
+        again, once. Any other refusal raises ProviderError, the claim staying recorded.
         """
-        if pending is not None and claim_of(pending):
-            adopted = self._adopt(job, pending)
-            if adopted is not None:
-                return adopted
-            entry = pending
-        else:
-            entry = self._claimed(job) if job.dialect == OCEAN_NODE else self._order(job)
-            # When and over which job the claim was staked: an order can be reused, so only
-            # a job started after this moment, and not the one replaced, may be adopted.
-            entry = entry.model_copy(update={"claimedAt": time.time(), "replacesJobId": replaces})
-            self.writer.put(job.name, entry)
-        try:
-            status = self._send_start(job, entry)
-        except ProviderUnreachableError:
-            adopted = self._adopt(job, entry)
-            if adopted is None:
-                raise
-            return adopted
-        except ProviderError as exc:
-            if "already in use" in str(exc):
-                adopted = self._adopt(job, entry)
+        while True:
+            if pending is not None and claim_of(pending):
+                adopted = self._adopt(job, pending)
                 if adopted is not None:
                     return adopted
-            if "order_invalid" in str(exc) and pending is not None:
-                # The recorded orders expired while nothing ran: order again, once.
-                return self.start(job, None, replaces)
-            raise
-        return self._record_started(job, entry, status)
+                entry = pending
+            else:
+                entry = self._stake(job, replaces)
+            try:
+                status = self._send_start(job, entry)
+            except ProviderError as exc:
+                refusal = start_refusal(exc)
+                if refusal in ("unreachable", "in_use"):
+                    adopted = self._adopt(job, entry)
+                    if adopted is not None:
+                        return adopted
+                if refusal == "order_invalid" and pending is not None:
+                    # The recorded orders expired while nothing ran: order again, once (the
+                    # next pass has no pending entry, so it cannot come back here).
+                    pending = None
+                    continue
+                raise
+            return self._record_started(job, entry, status)
+
+    def _stake(self, job: ResolvedJob, replaces: str | None) -> LockedJob:
+        """A fresh claim, written to the lock before the start request that uses it."""
+        entry = self._claimed(job) if job.dialect == OCEAN_NODE else self._order(job)
+        # When and over which job the claim was staked: an order can be reused, so only a
+        # job started after this moment, and not the one replaced, may be adopted.
+        entry = entry.model_copy(update={"claimedAt": time.time(), "replacesJobId": replaces})
+        self.writer.put(job.name, entry)
+        return entry
 
     def _claimed(self, job: ResolvedJob) -> LockedJob:
         """A pending entry for an ocean-node free job: no orders, a fresh idempotency key."""
@@ -247,10 +250,14 @@ class JobRun:
     def collect(
         self, job: ResolvedJob, entry: LockedJob, status: JobStatus, previous: LockedJob | None
     ) -> LockedJob:
-        """Download every result (logs of failed jobs too); record each with its sha256."""
+        """Download every result (logs of failed jobs too); record each with its sha256.
+
+        `previous`'s recorded files are removed first. Returns the entry as finished or
+        failed; JobFailedError when a result cannot be saved or arrives corrupted (the
+        entry then stays started, so the next apply downloads again).
+        """
         assert entry.jobId is not None
         remove_results(previous, self.workdir)
-        outputs = self.workdir / job.outputsDir
         recorded: list[LockedResult] = []
         refused: list[str] = []
         indexes = [
@@ -263,44 +270,16 @@ class JobRun:
         with self.signing_lock:
             urls = self.client.compute_result_urls(job.provider, self.signer, entry.jobId, indexes)
             for result, index, url in zip(status.results, indexes, urls, strict=True):
-                kind = placement(job.dialect, result.type, result.filename)
-                archive = kind == "archive"
-                try:
-                    target = result_path(outputs, kind, result.filename)
-                except SpecRunnerError as exc:
+                saved = self._download_one(job, result, index, url)
+                if isinstance(saved, str):
                     # One hostile name must not hold back the other results, nor leave the
                     # job unfinished forever: skip it, and the job ends failed saying why.
-                    refused.append(str(exc))
-                    self.emit({"event": "warning", "job": job.name, "message": str(exc)})
+                    refused.append(saved)
+                    self.emit({"event": "warning", "job": job.name, "message": saved})
                     continue
-                try:
-                    download = self.client.download_to(url, target)
-                except OSError as exc:  # a full disk, a read-only folder: nothing was kept
-                    raise JobFailedError(
-                        f"{job.name}: cannot save result {result.filename} to "
-                        f"{_relative(target, self.workdir)}: {exc.strerror or exc}; the job "
-                        "stays recorded, and the next apply downloads its results again"
-                    ) from None
-                if result.sha256 and download.sha256 != result.sha256:
-                    target.unlink(missing_ok=True)
-                    raise JobFailedError(
-                        f"{job.name}: result {result.filename} arrived corrupted "
-                        f"(sha256 {download.sha256}, provider says {result.sha256})"
-                    )
-                recorded.append(
-                    LockedResult(
-                        index=index,
-                        type=result.type,
-                        filename=result.filename,
-                        filesize=download.size,
-                        sha256=download.sha256,
-                        path=_relative(target, self.workdir),
-                    )
-                )
-                if archive:
-                    unpacked, skipped = _unpacked(target, index, outputs, self.workdir)
-                    recorded.extend(unpacked)
-                    refused.extend(skipped)
+                recorded.append(saved.result)
+                recorded.extend(saved.unpacked)
+                refused.extend(saved.skipped)
                 entry = entry.model_copy(update={"results": list(recorded)})
                 self.writer.put(job.name, entry)
                 self.emit(
@@ -308,13 +287,54 @@ class JobRun:
                         "event": "result",
                         "job": job.name,
                         "filename": result.filename,
-                        "path": _relative(target, self.workdir),
-                        "sha256": download.sha256,
+                        "path": saved.result.path,
+                        "sha256": saved.result.sha256,
                     }
                 )
         if refused:
             entry = entry.model_copy(update={"error": "; ".join(refused)})
         return self._finish(job, entry, status)
+
+    def _download_one(
+        self, job: ResolvedJob, result: ResultFile, index: int, url: str
+    ) -> _Saved | str:
+        """One result saved where it belongs and checked against the provider's sha256
+        (an ocean-node archive unpacked too), or why its name was refused.
+
+        JobFailedError when it cannot be written or arrives corrupted; nothing is kept then.
+        """
+        outputs = self.workdir / job.outputsDir
+        kind = placement(job.dialect, result.type, result.filename)
+        try:
+            target = result_path(outputs, kind, result.filename)
+        except SpecRunnerError as exc:
+            return str(exc)
+        try:
+            download = self.client.download_to(url, target)
+        except OSError as exc:  # a full disk, a read-only folder: nothing was kept
+            raise JobFailedError(
+                f"{job.name}: cannot save result {result.filename} to "
+                f"{_relative(target, self.workdir)}: {exc.strerror or exc}; the job "
+                "stays recorded, and the next apply downloads its results again"
+            ) from None
+        if result.sha256 and download.sha256 != result.sha256:
+            target.unlink(missing_ok=True)
+            raise JobFailedError(
+                f"{job.name}: result {result.filename} arrived corrupted "
+                f"(sha256 {download.sha256}, provider says {result.sha256})"
+            )
+        saved = LockedResult(
+            index=index,
+            type=result.type,
+            filename=result.filename,
+            filesize=download.size,
+            sha256=download.sha256,
+            path=_relative(target, self.workdir),
+        )
+        if kind != "archive":
+            return _Saved(saved, [], [])
+        unpacked, skipped = _unpacked(target, index, outputs, self.workdir)
+        return _Saved(saved, unpacked, skipped)
 
     def _finish(self, job: ResolvedJob, entry: LockedJob, status: JobStatus) -> LockedJob:
         details = status.terminationDetails or {}
@@ -342,6 +362,15 @@ class JobRun:
             }
         )
         return finished
+
+
+@dataclass(frozen=True)
+class _Saved:
+    """A downloaded result as recorded, and what it unpacked to when it was an archive."""
+
+    result: LockedResult
+    unpacked: list[LockedResult]
+    skipped: list[str]
 
 
 def _failure(status: JobStatus, exit_code: Any, details: dict[str, Any]) -> str | None:
