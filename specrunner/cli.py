@@ -1,25 +1,46 @@
 """Click wiring only: parse options, call a command function, map errors to exit codes.
 
+Exit codes (README "Exit codes"): 0 success; 1 a `SpecRunnerError` (one line on stderr);
+2 a usage error (click), `plan --detailed-exitcode` with changes, `status` out of sync;
+3 an unexpected exception, a bug (one line, the traceback in a log file); 130 Ctrl-C.
+
 Commands are imported lazily inside each callback so `specrunner --help` and
 `specrunner validate` start fast.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from specrunner import __version__
 from specrunner.errors import SpecRunnerError
 
+if TYPE_CHECKING:
+    from specrunner.report import Reporter
+
 OUTPUT_CHOICE = click.Choice(["text", "json"])
+ERROR_LOG = Path(".specrunner") / "last-error.log"
+BUG = 3
+
+
+def build_reporter(output: str = "text") -> Reporter:
+    """The reporter for `--output`: "text" or "json"."""
+    from specrunner.report import REPORTERS
+
+    return REPORTERS[output]()
 
 
 def _run(ctx: click.Context, command: Callable[[], int]) -> None:
-    """Run a command function; a SpecRunnerError becomes one line and exit 1."""
+    """Run a command function and exit with its code; errors become one line on stderr:
+    a SpecRunnerError exits 1, any other exception (a bug) exits 3, Ctrl-C 130."""
     debug = bool(ctx.find_root().params.get("debug"))
     try:
         code = command()
@@ -36,7 +57,45 @@ def _run(ctx: click.Context, command: Callable[[], int]) -> None:
         code = 1
     except KeyboardInterrupt:
         code = 130
+    except (click.ClickException, click.exceptions.Exit, click.Abort):
+        raise  # click's own: a usage error exits 2 with its message
+    except Exception as exc:
+        _report_bug(exc, debug)
+        code = BUG
     sys.exit(code)
+
+
+def _report_bug(exc: Exception, debug: bool) -> None:
+    """One line for an unexpected exception; its traceback on stderr with --debug, else in
+    a log file a bug report can attach (pre-commit's error_handler)."""
+    from specrunner import report
+
+    summary = f"specrunner: an unexpected error occurred (a bug): {type(exc).__name__}: {exc}"
+    text = "".join(traceback.format_exception(exc))
+    if debug:
+        report.error(text.rstrip())
+        report.error(summary)
+        return
+    where = _write_error_log(f"specrunner {__version__}\nargv: {sys.argv}\n\n{text}")
+    report.error(f"{summary}; the traceback is in {where}" if where else summary)
+
+
+def _write_error_log(text: str) -> Path | None:
+    """`.specrunner/last-error.log` in the working folder, else a temp file; None if neither."""
+    target = Path.cwd() / ERROR_LOG
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        return target
+    except OSError:
+        pass
+    try:
+        handle, name = tempfile.mkstemp(prefix="specrunner-error-", suffix=".log")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        return Path(name)
+    except OSError:
+        return None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,7 +113,7 @@ def validate(ctx: click.Context, paths: tuple[str, ...], output: str) -> None:
     """Check manifests against the schema (default PATH: specs/)."""
     from specrunner.commands import validate as command
 
-    _run(ctx, lambda: command.run(list(paths) or ["specs"], output=output))
+    _run(ctx, lambda: command.run(list(paths) or ["specs"], build_reporter(output)))
 
 
 LOCKFILE_OPTION = click.option(
@@ -91,7 +150,7 @@ def plan(
         lambda: command.run(
             list(paths) or ["specs"],
             lockfile,
-            output=output,
+            build_reporter(output),
             detailed_exitcode=detailed_exitcode,
             targets=list(targets),
             replace=list(replace),
@@ -144,10 +203,9 @@ def apply(
         replace=list(replace),
         wait=not no_wait,
         prune=prune,
-        output=output,
         lock_timeout=lock_timeout,
     )
-    _run(ctx, lambda: command.run(list(paths) or ["specs"], options))
+    _run(ctx, lambda: command.run(list(paths) or ["specs"], options, build_reporter(output)))
 
 
 @main.command()
@@ -168,7 +226,12 @@ def status(
     """Refresh recorded jobs from their providers; exit 2 when out of sync."""
     from specrunner.commands import status as command
 
-    _run(ctx, lambda: command.run(list(paths), lockfile, output=output, lock_timeout=lock_timeout))
+    _run(
+        ctx,
+        lambda: command.run(
+            list(paths), lockfile, build_reporter(output), lock_timeout=lock_timeout
+        ),
+    )
 
 
 @main.command()
@@ -180,7 +243,7 @@ def logs(ctx: click.Context, name: str, lockfile: str, follow: bool) -> None:
     """Print a recorded job's algorithm log."""
     from specrunner.commands import logs as command
 
-    _run(ctx, lambda: command.run(name, lockfile, follow=follow))
+    _run(ctx, lambda: command.run(name, lockfile, build_reporter(), follow=follow))
 
 
 @main.command()
@@ -198,7 +261,7 @@ def results(ctx: click.Context, name: str, lockfile: str, folder: str | None) ->
     """Download a recorded job's results again and verify their sha256."""
     from specrunner.commands import results as command
 
-    _run(ctx, lambda: command.run(name, lockfile, folder))
+    _run(ctx, lambda: command.run(name, lockfile, build_reporter(), folder))
 
 
 @main.command()
@@ -209,7 +272,7 @@ def stop(ctx: click.Context, names: tuple[str, ...], lockfile: str) -> None:
     """Stop recorded jobs that are running."""
     from specrunner.commands import stop as command
 
-    _run(ctx, lambda: command.run(list(names), lockfile))
+    _run(ctx, lambda: command.run(list(names), lockfile, build_reporter()))
 
 
 @main.command()
@@ -226,7 +289,7 @@ def envs(ctx: click.Context, provider_url: str | None, chain_id: int | None, out
     """List the compute environments of a provider."""
     from specrunner.commands import envs as command
 
-    _run(ctx, lambda: command.run(provider_url, chain_id, output=output))
+    _run(ctx, lambda: command.run(provider_url, chain_id, build_reporter(output)))
 
 
 @main.command()
@@ -294,7 +357,7 @@ def publish(
         trusted_algorithms=list(trusted_algorithms),
         trusted_publishers=list(trusted_publishers),
     )
-    _run(ctx, lambda: command.run(list(files), provider_url, options, output=output))
+    _run(ctx, lambda: command.run(list(files), provider_url, options, build_reporter(output)))
 
 
 @main.group()
@@ -334,6 +397,11 @@ def serve(
     _run(
         ctx,
         lambda: command.run(
-            host=host, port=port, data_dir=data_dir, config_path=config_path, dialect=dialect
+            build_reporter(),
+            host=host,
+            port=port,
+            data_dir=data_dir,
+            config_path=config_path,
+            dialect=dialect,
         ),
     )

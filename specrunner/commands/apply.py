@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from specrunner import report
 from specrunner.commands._session import open_session
 from specrunner.errors import SpecRunnerError
 from specrunner.execute.executor import Executor
 from specrunner.lockfile import LockWriter, exclusive, load_lock
 from specrunner.manifest.loader import load_manifests
-from specrunner.plan import make_plan
+from specrunner.plan import CHANGING, make_plan
+from specrunner.report import Reporter
 
 
 @dataclass(frozen=True)
@@ -22,11 +22,10 @@ class ApplyOptions:
     replace: list[str] = field(default_factory=list)
     wait: bool = True
     prune: bool = False
-    output: str = "text"
     lock_timeout: float = 30.0
 
 
-def run(paths: list[str], options: ApplyOptions) -> int:
+def run(paths: list[str], options: ApplyOptions, reporter: Reporter) -> int:
     specs = load_manifests(paths)
     if not options.wait and any(spec.provider is None for spec in specs):
         raise SpecRunnerError(
@@ -41,29 +40,22 @@ def run(paths: list[str], options: ApplyOptions) -> int:
         lock = load_lock(lockfile)
         resolved = session.resolver.resolve_all(specs)
         plan = make_plan(resolved, lock, targets=options.targets, replace=options.replace)
-        names = [step.name for step in plan.steps]
-        emit = report.event_sink(names, options.output)
-        if options.output == "json":
-            report.json_line({"event": "plan", **report.plan_json(plan)})
-        else:
-            report.plan_text(plan, prune=options.prune)
-            report.line("")
-        executor = Executor(
-            client=session.client,
-            signers=session.resolver.signers,
-            writer=LockWriter(lockfile, lock),
-            emit=emit,
-            workdir=Path.cwd(),
-            parallelism=max(1, options.parallelism),
-            wait=options.wait,
-            prune=options.prune,
-        )
-        outcomes = executor.execute(plan)
+        reporter.apply_plan(plan, prune=options.prune)
+        with reporter.apply_events([step.name for step in plan.steps]) as emit:
+            executor = Executor(
+                client=session.client,
+                signers=session.resolver.signers,
+                writer=LockWriter(lockfile, lock),
+                emit=emit,
+                workdir=Path.cwd(),
+                parallelism=max(1, options.parallelism),
+                wait=options.wait,
+                prune=options.prune,
+            )
+            outcomes = executor.execute(plan)
     failed = [outcome for outcome in outcomes if not outcome.ok]
     if failed:
         listed = ", ".join(f"{o.name} ({o.message})" for o in failed)
         raise SpecRunnerError(f"{len(failed)} job{'s' if len(failed) > 1 else ''} failed: {listed}")
-    if options.output != "json":
-        changed = sum(1 for o in outcomes if o.action in ("create", "replace", "resume"))
-        report.line(f"\nApply complete: {changed} job(s) run, lock in {lockfile}.")
+    reporter.apply_complete(sum(1 for o in outcomes if o.action in CHANGING), str(lockfile))
     return 0

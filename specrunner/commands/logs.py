@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from specrunner import report
 from specrunner.commands._session import (
+    Session,
     default_specs,
     entry_provider,
     needs_embedded,
@@ -15,14 +15,17 @@ from specrunner.commands._session import (
     signer_for,
 )
 from specrunner.errors import ProviderError, SpecRunnerError
-from specrunner.lockfile import load_lock
+from specrunner.lockfile import LockedJob, load_lock
 from specrunner.ocean.provider import OCEAN_NODE, DataServiceProvider
 from specrunner.ocean.signing import Signer
+from specrunner.report import Reporter
 
 LOG_TYPE = "algorithmLog"
 
 
-def run(name: str, lockfile: str, follow: bool = False, poll: float = 1.0) -> int:
+def run(
+    name: str, lockfile: str, reporter: Reporter, follow: bool = False, poll: float = 1.0
+) -> int:
     """Print the algorithm's log: the downloaded copy, else fetched from the provider.
 
     With `follow`, a running job's log is streamed live where the provider offers it
@@ -33,7 +36,7 @@ def run(name: str, lockfile: str, follow: bool = False, poll: float = 1.0) -> in
     entry = recorded(lock, name)
     local = next((r for r in entry.results if r.type == LOG_TYPE), None)
     if local is not None and Path(local.path).is_file():
-        report.line(Path(local.path).read_text(encoding="utf-8", errors="replace").rstrip("\n"))
+        reporter.log(Path(local.path).read_text(encoding="utf-8", errors="replace"))
         return 0
     if entry.jobId is None:
         raise SpecRunnerError(f"{name} has not started yet")
@@ -44,7 +47,7 @@ def run(name: str, lockfile: str, follow: bool = False, poll: float = 1.0) -> in
         if (
             follow
             and entry.dialect == OCEAN_NODE
-            and _follow_live(session.client, provider, signer, entry.owner, entry.jobId, poll)
+            and _follow_live(session, provider, signer, entry, poll, reporter)
         ):
             return 0
         while True:
@@ -61,35 +64,39 @@ def run(name: str, lockfile: str, follow: bool = False, poll: float = 1.0) -> in
                 f"{name}: no algorithm log yet (status {status.status} {status.statusText.strip()})"
             )
         (url,) = session.client.compute_result_urls(provider, signer, entry.jobId, [index])
-        report.line(session.client.download(url).decode("utf-8", errors="replace").rstrip("\n"))
+        reporter.log(session.client.download(url).decode("utf-8", errors="replace"))
     return 0
 
 
 def _follow_live(
-    client: DataServiceProvider,
+    session: Session,
     provider: str,
     signer: Signer,
-    owner: str,
-    job_id: str,
+    entry: LockedJob,
     poll: float,
+    reporter: Reporter,
 ) -> bool:
     """Stream the live log; a job still queued or provisioning is waited for first. False
     when the job ended without anything streamed (its finished log is fetched instead)."""
+    client, job_id = session.client, entry.jobId
+    assert job_id is not None
     while True:
-        if _stream(client, provider, signer, job_id):
+        if _stream(client, provider, signer, job_id, reporter):
             return True
-        found = client.compute_status(provider, owner, job_id)
+        found = client.compute_status(provider, entry.owner, job_id)
         if not found or found[0].finished:
             return False
         time.sleep(poll)
 
 
-def _stream(client: DataServiceProvider, provider: str, signer: Signer, job_id: str) -> bool:
+def _stream(
+    client: DataServiceProvider, provider: str, signer: Signer, job_id: str, reporter: Reporter
+) -> bool:
     """Print the live log until the job ends; False when it is not running (nothing to
     stream: the finished log is fetched instead)."""
     try:
         for chunk in client.stream_logs(provider, signer, job_id):
-            report.raw(chunk.decode("utf-8", errors="replace"))
+            reporter.log_chunk(chunk.decode("utf-8", errors="replace"))
     except ProviderError as exc:
         if exc.status_code != 404:
             raise

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from specrunner import report
 from specrunner.commands._session import open_session
 from specrunner.lockfile import load_lock
 from specrunner.manifest.loader import load_manifests
 from specrunner.plan import Plan, make_plan
+from specrunner.report import Reporter
 
 
 def build_plan(
@@ -29,14 +29,11 @@ def build_plan(
 def run(
     paths: list[str],
     lockfile: str,
-    output: str = "text",
+    reporter: Reporter,
     detailed_exitcode: bool = False,
     targets: list[str] | None = None,
     replace: list[str] | None = None,
 ) -> int:
     plan = build_plan(paths, Path(lockfile), targets=targets, replace=replace)
-    if output == "json":
-        report.as_json(report.plan_json(plan))
-    else:
-        report.plan_text(plan)
+    reporter.plan(plan)
     return 2 if detailed_exitcode and plan.has_changes else 0

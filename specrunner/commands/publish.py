@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from specrunner import report
 from specrunner.errors import SpecRunnerError
+from specrunner.report import Reporter
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class PublishOptions:
     trusted_publishers: list[str] = field(default_factory=list)
 
 
-def run(files: list[str], provider_url: str, options: PublishOptions, output: str = "text") -> int:
+def run(files: list[str], provider_url: str, options: PublishOptions, reporter: Reporter) -> int:
     from specrunner.ocean.provider import DataServiceProvider
     from specrunner.ocean.publishing import build_publish_request
     from specrunner.wallet import load_wallet
@@ -35,7 +35,9 @@ def run(files: list[str], provider_url: str, options: PublishOptions, output: st
             raise SpecRunnerError(f"{path}: no such file")
     wallet = load_wallet()
     if wallet.created:
-        report.error(f"created a development key for {wallet.signer.address} in {wallet.source}")
+        reporter.warning(
+            f"created a development key for {wallet.signer.address} in {wallet.source}"
+        )
     body = build_publish_request(
         paths,
         options.asset_type,
@@ -45,12 +47,7 @@ def run(files: list[str], provider_url: str, options: PublishOptions, output: st
     )
     with contextlib.closing(DataServiceProvider()) as client:
         ddo = client.publish(provider_url, wallet.signer, body)
-    if output == "json":
-        report.as_json(ddo.as_wire())
-    else:
-        report.line(f"published {options.asset_type} {ddo.id}")
-        for service in ddo.services:
-            report.line(f"  service {service.id} ({service.type}) at {service.serviceEndpoint}")
+    reporter.published(options.asset_type, ddo)
     return 0
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from specrunner import report
 from specrunner.commands._session import (
     default_specs,
     entry_provider,
@@ -16,9 +15,10 @@ from specrunner.commands._session import (
 from specrunner.errors import SpecRunnerError
 from specrunner.execute.results import extract_tar, placement, recorded_path, result_path
 from specrunner.lockfile import load_lock
+from specrunner.report import Reporter
 
 
-def run(name: str, lockfile: str, folder: str | None = None) -> int:
+def run(name: str, lockfile: str, reporter: Reporter, folder: str | None = None) -> int:
     """Download every recorded result again and check it against the lock's sha256."""
     lock = load_lock(Path(lockfile))
     entry = recorded(lock, name)
@@ -57,7 +57,7 @@ def run(name: str, lockfile: str, folder: str | None = None) -> int:
 
             for shown, digest, expected in found:
                 ok = digest == expected
-                report.line(f"{'ok' if ok else 'MISMATCH'}  {shown}  sha256 {digest}")
+                reporter.result_checked(shown, digest, ok)
                 if not ok:
                     bad.append(shown)
     if bad:

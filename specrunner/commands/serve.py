@@ -5,12 +5,18 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from specrunner import report
 from specrunner.errors import SpecRunnerError
+from specrunner.report import Reporter
 
 
 def run(
-    *, host: str, port: int, data_dir: str, config_path: str | None, dialect: str | None = None
+    reporter: Reporter,
+    *,
+    host: str,
+    port: int,
+    data_dir: str,
+    config_path: str | None,
+    dialect: str | None = None,
 ) -> int:
     from specrunner.server.runner import FolderInUseError, ProviderRunner
     from specrunner.server.sandbox.run import check_available
@@ -24,15 +30,15 @@ def run(
     try:
         problem = check_available()
         if problem and any(env.sandboxed for env in runner.config.environments):
-            report.error(f"warning: {problem}; jobs will be refused until it is installed")
+            reporter.warning(f"warning: {problem}; jobs will be refused until it is installed")
         for env in runner.config.environments:
             if not env.sandboxed:
-                report.error(f"warning: environment {env.id} runs algorithms UNSANDBOXED")
+                reporter.warning(f"warning: environment {env.id} runs algorithms UNSANDBOXED")
         url = runner.bind(host, port)
     except BaseException:
         runner.close()
         raise
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    report.line(f"specrunner provider {runner.ctx.signer.address} listening on {url}")
+    reporter.listening(runner.ctx.signer.address, url)
     runner.serve()
     return 0

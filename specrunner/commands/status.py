@@ -9,11 +9,9 @@ never applied), 1 on errors.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from specrunner import report
 from specrunner.commands._session import (
     Session,
     default_specs,
@@ -27,32 +25,12 @@ from specrunner.execute.claims import job_from_lock
 from specrunner.execute.jobrun import JobRun, PollPolicy
 from specrunner.lockfile import Lock, LockedJob, LockWriter, exclusive, load_lock
 from specrunner.plan import changed_inputs
+from specrunner.report import JobReport, Reporter
 from specrunner.resolve.digests import file_sha256
 from specrunner.resolve.models import ResolvedJob
 
 
-@dataclass
-class JobReport:
-    name: str
-    phase: str
-    status: int | None = None
-    status_text: str | None = None
-    job_id: str | None = None
-    drift: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "phase": self.phase,
-            "status": self.status,
-            "statusText": self.status_text,
-            "jobId": self.job_id,
-            "drift": self.drift,
-            "inSync": not self.drift,
-        }
-
-
-def run(paths: list[str], lockfile: str, output: str = "text", lock_timeout: float = 30.0) -> int:
+def run(paths: list[str], lockfile: str, reporter: Reporter, lock_timeout: float = 30.0) -> int:
     lock_path = Path(lockfile)
     specs = default_specs(paths)
     with exclusive(lock_path, timeout=lock_timeout, command="status"):
@@ -66,10 +44,7 @@ def run(paths: list[str], lockfile: str, output: str = "text", lock_timeout: flo
                 _refresh(name, entry, session, writer) for name, entry in sorted(lock.jobs.items())
             ]
             _compare_specs(resolved, writer.lock, reports)
-    if output == "json":
-        report.as_json([item.as_dict() for item in reports])
-    else:
-        _print(reports)
+    reporter.status(reports)
     return 2 if any(item.drift for item in reports) else 0
 
 
@@ -152,15 +127,3 @@ def _compare_specs(resolved: dict[str, ResolvedJob], lock: Lock, reports: list[J
 
 def _quiet(_event: dict[str, Any]) -> None:
     """Status reports at the end; progress events are not shown."""
-
-
-def _print(reports: list[JobReport]) -> None:
-    width = max((len(item.name) for item in reports), default=0)
-    for item in reports:
-        state = f"{item.status} {(item.status_text or '').strip()}" if item.status else item.phase
-        mark = "ok" if not item.drift else "OUT OF SYNC"
-        report.line(f"  {item.name.ljust(width)}  {item.phase:<8} {state:<28} {mark}")
-        for text in item.drift:
-            report.line(f"      {text}")
-    out = sum(1 for item in reports if item.drift)
-    report.line(f"\n{len(reports) - out} in sync, {out} out of sync.")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from specrunner import report
 from specrunner.errors import ManifestError
 from specrunner.manifest.loader import load_manifests
+from specrunner.report import Reporter
 
 
-def run(paths: list[str], output: str = "text") -> int:
+def run(paths: list[str], reporter: Reporter) -> int:
     """Validate the manifests in `paths` (files or folders).
 
     Exit 0 when all are valid: a count in text, `[]` in JSON. Otherwise exit 1 with one
@@ -17,20 +17,7 @@ def run(paths: list[str], output: str = "text") -> int:
     try:
         specs = load_manifests(paths)
     except ManifestError as exc:
-        if output == "json":
-            report.as_json([problem.as_dict() for problem in exc.problems])
-        else:
-            for problem in exc.problems:
-                report.line(problem.format())
-            report.error(str(exc))
+        reporter.problems(exc.problems, str(exc))
         return 1
-    if output == "json":
-        report.as_json([])
-    else:
-        files = len({spec.source.file for spec in specs if spec.source})
-        report.line(f"{_plural(len(specs), 'manifest')} valid ({_plural(files, 'file')})")
+    reporter.valid(len(specs), len({spec.source.file for spec in specs if spec.source}))
     return 0
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"

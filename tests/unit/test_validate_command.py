@@ -13,13 +13,14 @@ import pytest
 import yaml
 
 from specrunner.commands import validate
+from specrunner.report import JsonReporter, TextReporter
 
 ROOT = Path(__file__).parents[2]
 INVALID = ROOT / "tests" / "data" / "manifests" / "invalid"
 
 
 def test_valid_manifests_exit_0_with_a_count(capsys: pytest.CaptureFixture[str]) -> None:
-    assert validate.run([str(ROOT / "specs")], "text") == 0
+    assert validate.run([str(ROOT / "specs")], TextReporter()) == 0
     out = capsys.readouterr().out
     assert re.fullmatch(r"\d+ manifests valid \(\d+ files\)\n", out)
 
@@ -28,7 +29,7 @@ def test_problems_exit_1_one_line_each(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(INVALID)
-    assert validate.run(["unknown-keys.yaml", "wrong-api-version.yaml"], "text") == 1
+    assert validate.run(["unknown-keys.yaml", "wrong-api-version.yaml"], TextReporter()) == 1
     captured = capsys.readouterr()
     expected = (INVALID / "unknown-keys.expected").read_text() + (
         INVALID / "wrong-api-version.expected"
@@ -41,7 +42,7 @@ def test_json_output_lists_the_same_problems(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(INVALID)
-    assert validate.run(["bad-durations.yaml"], "json") == 1
+    assert validate.run(["bad-durations.yaml"], JsonReporter()) == 1
     problems = json.loads(capsys.readouterr().out)
     assert problems[0] == {
         "file": "bad-durations.yaml",
@@ -55,12 +56,12 @@ def test_json_output_lists_the_same_problems(
 
 
 def test_json_output_when_valid_is_an_empty_list(capsys: pytest.CaptureFixture[str]) -> None:
-    assert validate.run([str(ROOT / "specs")], "json") == 0
+    assert validate.run([str(ROOT / "specs")], JsonReporter()) == 0
     assert json.loads(capsys.readouterr().out) == []
 
 
 def test_a_missing_path_is_a_problem(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    assert validate.run([str(tmp_path / "nowhere")], "text") == 1
+    assert validate.run([str(tmp_path / "nowhere")], TextReporter()) == 1
     assert capsys.readouterr().out == f"{tmp_path / 'nowhere'}:1:1: $: no such file or folder\n"
 
 
